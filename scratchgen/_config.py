@@ -1,0 +1,134 @@
+"""Report how this scratchgen installation was built and how it is configured."""
+
+import os
+import platform
+import sys
+
+import numpy as np
+import scipy
+
+from . import backend
+from ._version import __version__
+
+# Every environment switch scratchgen reads, with what it does. The README lists the same.
+ENVIRONMENT_SWITCHES = {
+    "SCRATCHGEN_BACKEND":
+        "run time: 'numpy' or 'cython' picks the backend; unset: cython if built, else numpy",
+    "SCRATCHGEN_REQUIRE_EXT":
+        "build and run time: 1 makes missing compiled kernels an error, not a fallback",
+    "SCRATCHGEN_PURE_PYTHON":
+        "build time: 1 installs without compiled kernels (pure-NumPy backend)",
+    "SCRATCHGEN_OPENMP":
+        "build time: 0 compiles the kernels without OpenMP",
+    "SCRATCHGEN_CYTHON_DEBUG":
+        "build time: 1 compiles the kernels with bounds and wraparound checks, -O0 -g",
+    "SCRATCHGEN_SANITIZE":
+        "build time: 'address' compiles the kernels with AddressSanitizer",
+}
+
+
+def _blas_description(show_config):
+    """One line naming the BLAS a library was built against, from its show_config()."""
+    blas = show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+    parts = [blas.get("name", "unknown"), blas.get("version", "unknown version")]
+    if "openblas configuration" in blas:
+        parts.append(f"({blas['openblas configuration'].strip()})")
+    return " ".join(parts)
+
+
+def config_dict():
+    """Return the information `show_config` prints, as a dict.
+
+    Returns
+    -------
+    dict
+        ``scratchgen``, ``python``, ``numpy``, ``scipy``: version strings.
+        ``backend``: name of the backend in use; ``backends_available``: list of names.
+        ``kernels_built``: bool; ``kernels_import_error``: str or None, why they did not
+        import; ``kernels_build``: dict or None, ``cython_debug`` and ``address_sanitizer``.
+        ``openmp``: dict with ``built_with_openmp`` (bool), ``max_threads`` (int or None
+        without kernels) and ``OMP_NUM_THREADS`` (str or None).
+        ``blas``: dict, ``scipy`` (whose BLAS the kernels call) and ``numpy`` (whose BLAS
+        the NumPy backend uses), one descriptive line each.
+        ``environment``: dict mapping each name in `ENVIRONMENT_SWITCHES`, and any other
+        ``SCRATCHGEN_*`` variable set, to its value (None when unset).
+    """
+    build = backend.kernels_build_info()
+    environment = {name: os.environ.get(name) for name in ENVIRONMENT_SWITCHES}
+    environment.update({name: value for name, value in sorted(os.environ.items())
+                        if name.startswith("SCRATCHGEN_") and name not in environment})
+    return {
+        "scratchgen": __version__,
+        "python": f"{platform.python_version()} ({platform.python_implementation()})",
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "backend": backend.current().name,
+        "backends_available": backend.available(),
+        "kernels_built": build is not None,
+        "kernels_import_error": backend.kernels_import_error(),
+        "kernels_build": None if build is None else {
+            "cython_debug": build["cython_debug"],
+            "address_sanitizer": build["address_sanitizer"],
+        },
+        "openmp": {
+            "built_with_openmp": build is not None and build["openmp"],
+            "max_threads": None if build is None else build["openmp_max_threads"],
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        },
+        "blas": {
+            "scipy": _blas_description(scipy.show_config),
+            "numpy": _blas_description(np.show_config),
+        },
+        "environment": environment,
+    }
+
+
+def show_config(file=None):
+    """Print the versions, backend, compiled kernels, BLAS and environment switches in use.
+
+    Parameters
+    ----------
+    file : file-like, optional
+        Where to print; `sys.stdout` by default.
+    """
+    file = sys.stdout if file is None else file
+    info = config_dict()
+    if info["kernels_built"]:
+        build = info["kernels_build"]
+        flavour = ["debug, bounds checks on" if build["cython_debug"] else "release"]
+        if build["address_sanitizer"]:
+            flavour.append("AddressSanitizer")
+        kernels = f"built ({', '.join(flavour)})"
+    else:
+        kernels = f"not built: {info['kernels_import_error']}"
+    openmp = info["openmp"]
+    if not info["kernels_built"]:
+        openmp_line = "n/a (no compiled kernels)"
+    elif openmp["built_with_openmp"]:
+        openmp_line = f"yes, {openmp['max_threads']} threads"
+    else:
+        openmp_line = "no (kernel loops run on one thread)"
+    omp_env = openmp["OMP_NUM_THREADS"]
+    openmp_line += f" (OMP_NUM_THREADS={'unset' if omp_env is None else omp_env})"
+
+    lines = [
+        f"scratchgen {info['scratchgen']}",
+        f"  python:     {info['python']}",
+        f"  numpy:      {info['numpy']}",
+        f"  scipy:      {info['scipy']}",
+        "backend:",
+        f"  in use:     {info['backend']}",
+        f"  available:  {', '.join(info['backends_available'])}",
+        f"  kernels:    {kernels}",
+        f"  openmp:     {openmp_line}",
+        "blas:",
+        f"  kernels (scipy): {info['blas']['scipy']}",
+        f"  numpy:           {info['blas']['numpy']}",
+        "environment switches:",
+    ]
+    width = max(len(name) for name in info["environment"])
+    for name, value in info["environment"].items():
+        meaning = ENVIRONMENT_SWITCHES.get(name, "not a scratchgen switch (misspelt?)")
+        shown = "<unset>" if value is None else repr(value)
+        lines.append(f"  {name:<{width}} = {shown:<9} {meaning}")
+    print("\n".join(lines), file=file)

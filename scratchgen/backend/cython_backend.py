@@ -1,0 +1,128 @@
+"""The Cython backend: NumPy's semantics, with float32/float64 products done by SciPy's BLAS.
+
+Each method checks whether its input fits the compiled kernel (dtype, layout, sizes) and
+otherwise defers to the NumPy twin it inherits, so results never depend on which path ran.
+"""
+
+import math
+
+import numpy as np
+
+from .._kernels import _blas
+from .numpy_backend import NumpyBackend
+
+_GEMM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# scipy.linalg.cython_blas takes sizes and leading dimensions as 32-bit C ints.
+_BLAS_INT_MAX = 2**31 - 1
+
+
+class CythonBackend(NumpyBackend):
+    """Backend whose kernels are compiled Cython in `scratchgen._kernels`.
+
+    Methods it does not override are the NumPy reference implementations.
+    """
+
+    name = "cython"
+
+    def matmul(self, a, b):
+        """Matrix product with exactly the semantics of `numpy.matmul`.
+
+        Float32 or float64 operands of one dtype, at least 2-D and non-empty, go to BLAS
+        GEMM; everything else (other or mixed dtypes, 1-D or empty operands, ndarray
+        subclasses, mismatched shapes, which NumPy then reports) is computed by NumPy.
+
+        Parameters
+        ----------
+        a : ndarray, shape (..., m, k)
+        b : ndarray, shape (..., k, n)
+            The batch dimensions broadcast against each other.
+
+        Returns
+        -------
+        ndarray, shape (..., m, n)
+            A new C-contiguous array of the operands' dtype.
+        """
+        batch = _blas_batch_shape(a, b)
+        if batch is None:
+            return super().matmul(a, b)
+        if a.ndim == 2 and b.ndim == 2:
+            return _matmul_2d(a, b)
+        return _matmul_batched(a, b, batch)
+
+
+def _blas_batch_shape(a, b):
+    """Return the broadcast batch shape of ``a @ b`` if BLAS can compute it, else None."""
+    if not (type(a) is np.ndarray and type(b) is np.ndarray):
+        return None
+    if a.dtype not in _GEMM_DTYPES or b.dtype != a.dtype:
+        return None
+    if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-2]:
+        return None
+    # Empty operands never reach a kernel (and the product of an empty k is all zeros).
+    if a.size == 0 or b.size == 0:
+        return None
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    if max(m, k, n) > _BLAS_INT_MAX:
+        return None
+    if a.ndim == 2 and b.ndim == 2:
+        return ()  # the common case, without broadcast_shapes' microseconds
+    try:
+        return np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        return None  # numpy.matmul raises the error the caller expects
+
+
+def _gemm_operand(x):
+    """Return ``(x_c, trans)`` with `x_c` C-contiguous and ``x == (x_c^T if trans else x_c)``.
+
+    Transposition is over the last two axes. An operand that is the transpose of a
+    C-contiguous array (a 2-D F-contiguous array, like ``w.T``) is handed to BLAS with its
+    transpose flag; only an operand that is neither gets copied.
+    """
+    if x.flags.c_contiguous and x.flags.aligned:
+        return x, False
+    x_t = np.swapaxes(x, -1, -2)
+    if x_t.flags.c_contiguous and x_t.flags.aligned:
+        return x_t, True
+    # NOTE: misaligned data is copied too: BLAS may assume naturally aligned elements.
+    return _c_contiguous(x), False
+
+
+def _c_contiguous(x):
+    """Return `x` if it is C-contiguous and aligned, else such a copy of it."""
+    return np.require(x, requirements=["C", "A"])
+
+
+def _matmul_2d(a, b):
+    a_c, trans_a = _gemm_operand(a)
+    b_c, trans_b = _gemm_operand(b)
+    out = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)  # (m, n)
+    _blas.gemm(a_c, b_c, out, trans_a, trans_b)
+    return out
+
+
+def _matmul_batched(a, b, batch):
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    out = np.empty(batch + (m, n), dtype=a.dtype)  # (..., m, n)
+    rows = math.prod(batch) * m
+    if math.prod(b.shape[:-2]) == 1 and rows <= _BLAS_INT_MAX:
+        # (..., m, k) @ (k, n), as in a linear layer: stacking the batch into the rows of
+        # one (rows, k) @ (k, n) GEMM beats many small products (and copies of b).
+        a_rows = _c_contiguous(a).reshape(rows, k)
+        b_c, trans_b = _gemm_operand(b.reshape(k, n))
+        _blas.gemm(a_rows, b_c, out.reshape(rows, n), False, trans_b)
+        return out
+    # General case: broadcast both operands to the full batch (copying only if broadcasting
+    # was needed, or a layout BLAS cannot read) and run one GEMM per product.
+    a_c, trans_a = _gemm_operand(_flatten_batch(a, batch))  # (prod(batch), m, k)
+    b_c, trans_b = _gemm_operand(_flatten_batch(b, batch))  # (prod(batch), k, n)
+    _blas.batched_gemm(a_c, b_c, out.reshape(-1, m, n), trans_a, trans_b)
+    return out
+
+
+def _flatten_batch(x, batch):
+    """Broadcast `x` to the batch shape, then merge its batch axes into one."""
+    x = np.broadcast_to(x, batch + x.shape[-2:])
+    return x.reshape((-1,) + x.shape[-2:])

@@ -1,0 +1,7 @@
+"""The differentiable primitives, one class per op, grouped by family.
+
+* ``elementwise``: arithmetic and activations (with broadcasting);
+* ``reduce``: sum, max, min, logsumexp and the composites mean, var, softmax, log_softmax;
+* ``linalg``: matmul;
+* ``movement``: reshape, permute, broadcast, indexing, concatenate, pad, split.
+"""
