@@ -31,6 +31,7 @@ from .factories import (
 from .ops.elementwise import maximum, minimum, where
 from .ops.linalg import matmul
 from .ops.movement import concatenate, split, stack
+from . import backend, nn
 from ._config import show_config
 
 __all__ = [

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from . import numpy_conv
+
 
 class NumpyBackend:
     """Reference implementation of the backend contract (see `scratchgen.backend.Backend`).
@@ -31,6 +33,36 @@ class NumpyBackend:
             A new C-contiguous array.
         """
         return np.matmul(a, b)
+
+    # Convolution and pooling: x (N, C, H, W), geometry a validated ConvGeometry. The
+    # definitions, with the math, are in numpy_conv.py.
+    def conv2d(self, x, w, b, geometry):
+        """y = conv2d(x, w) + b (b may be None): (N, C_out, H_out, W_out)."""
+        return numpy_conv.conv2d(x, w, b, geometry)
+
+    def conv2d_backward_data(self, grad_y, w, geometry):
+        """dL/dx of conv2d, which is also conv_transpose2d's forward: (N, C_in, H, W)."""
+        return numpy_conv.conv2d_backward_data(grad_y, w, geometry)
+
+    def conv2d_backward_weight(self, grad_y, x, geometry):
+        """dL/dw of conv2d: (C_out, C_in // groups, KH, KW)."""
+        return numpy_conv.conv2d_backward_weight(grad_y, x, geometry)
+
+    def max_pool2d(self, x, geometry):
+        """(y, argmax): window maxima and the flat h * W + w index of each winner."""
+        return numpy_conv.max_pool2d(x, geometry)
+
+    def max_pool2d_backward(self, grad_y, argmax, geometry):
+        """grad_y scattered (added) to the winners: (N, C, H, W)."""
+        return numpy_conv.max_pool2d_backward(grad_y, argmax, geometry)
+
+    def avg_pool2d(self, x, geometry, count_include_pad):
+        """Window means: (N, C, H_out, W_out)."""
+        return numpy_conv.avg_pool2d(x, geometry, count_include_pad)
+
+    def avg_pool2d_backward(self, grad_y, geometry, count_include_pad):
+        """grad_y / count spread over each window: (N, C, H, W)."""
+        return numpy_conv.avg_pool2d_backward(grad_y, geometry, count_include_pad)
 
     def __repr__(self):
         return f"<scratchgen backend {self.name!r}>"
