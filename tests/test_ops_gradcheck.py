@@ -15,6 +15,7 @@ REQUIRED = {
     "maximum", "minimum", "where", "sum", "mean", "var", "max", "min", "logsumexp", "softmax",
     "log_softmax", "matmul", "reshape", "permute", "transpose", "swapaxes", "broadcast_to",
     "getitem", "concatenate", "stack", "split", "pad", "flatten",
+    "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
 }
 
 

@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from ..nn import functional as F
 from ..ops import elementwise, movement
 from . import strategies as S
 
@@ -185,6 +187,46 @@ def where_inputs(draw):
     return Case((draw(S.arrays(shape_a)), draw(S.arrays(shape_b))), {"condition": condition})
 
 
+@st.composite
+def conv_inputs(draw, transpose=False):
+    """x, w, b and the settings of a small (transposed) convolution with a valid geometry."""
+    groups = draw(st.sampled_from([1, 1, 2]))
+    c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = (draw(st.integers(0, 1)), draw(st.integers(0, 1)))
+    params = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+    n = draw(st.integers(1, 2))
+    if transpose:
+        h, w = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+        params["output_padding"] = tuple(
+            draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+        out_h = (h - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kh - 1) + params["output_padding"][0] + 1
+        out_w = (w - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kw - 1) + params["output_padding"][1] + 1
+        assume(out_h >= 1 and out_w >= 1)
+        weight_shape, bias_size = (c_in, c_out // groups, kh, kw), c_out
+    else:
+        h = draw(st.integers(dilation[0] * (kh - 1) + 1 - 2 * padding[0], 5).filter(lambda v: v >= 1))
+        w = draw(st.integers(dilation[1] * (kw - 1) + 1 - 2 * padding[1], 5).filter(lambda v: v >= 1))
+        weight_shape, bias_size = (c_out, c_in // groups, kh, kw), c_out
+    arrays = (draw(S.arrays((n, c_in, h, w))), draw(S.arrays(weight_shape)),
+              draw(S.arrays((bias_size,))))
+    return Case(arrays, params)
+
+
+@st.composite
+def pool_inputs(draw, distinct=False):
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = (draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2)))
+    h = draw(st.integers(max(1, kh - 2 * padding[0]), 5))
+    w = draw(st.integers(max(1, kw - 2 * padding[1]), 5))
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2)), h, w)
+    params = {"kernel_size": (kh, kw), "stride": stride, "padding": padding}
+    return Case((draw(S.arrays(shape, distinct=distinct)),), params)
+
+
 # ------------------------------------------------------------------ torch helpers
 def _dims(x, axis):
     """PyTorch spelling of a NumPy ``axis`` argument (None means every axis)."""
@@ -293,4 +335,16 @@ OPS = [
            lambda t, a, pad_width, value: _torch_pad(t, a, pad_width, value)),
     OpSpec("flatten", lambda a, start_dim, end_dim: a.flatten(start_dim, end_dim),
            flatten_inputs(), lambda t, a, start_dim, end_dim: t.flatten(a, start_dim, end_dim)),
+    OpSpec("conv2d", lambda x, w, b, **kw: F.conv2d(x, w, b, **kw), conv_inputs(),
+           lambda t, x, w, b, **kw: t.nn.functional.conv2d(x, w, b, **kw)),
+    OpSpec("conv_transpose2d", lambda x, w, b, **kw: F.conv_transpose2d(x, w, b, **kw),
+           conv_inputs(transpose=True),
+           lambda t, x, w, b, **kw: t.nn.functional.conv_transpose2d(x, w, b, **kw)),
+    OpSpec("max_pool2d", lambda x, **kw: F.max_pool2d(x, **kw), pool_inputs(distinct=True),
+           lambda t, x, **kw: t.nn.functional.max_pool2d(x, **kw)),
+    OpSpec("avg_pool2d", lambda x, **kw: F.avg_pool2d(x, **kw), pool_inputs(),
+           lambda t, x, **kw: t.nn.functional.avg_pool2d(x, **kw)),
+    OpSpec("avg_pool2d_exclude_pad",
+           lambda x, **kw: F.avg_pool2d(x, count_include_pad=False, **kw), pool_inputs(),
+           lambda t, x, **kw: t.nn.functional.avg_pool2d(x, count_include_pad=False, **kw)),
 ]
