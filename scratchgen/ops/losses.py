@@ -1,0 +1,134 @@
+"""Loss functions, each with ``reduction="mean" | "sum" | "none"`` as in PyTorch.
+
+Most are composed from primitives. ``BinaryCrossEntropyWithLogits`` is a fused primitive for
+stability: written from primitives, its gradient at logit 0 would go through the kinks of
+relu and abs and come out wrong, and exp would overflow for large logits; fused, the loss is
+finite and its gradient exact (sigmoid(x) - y) for logits as large as +-1e4.
+"""
+import math
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..autograd.tensor import Tensor
+
+
+def _reduce(loss, reduction, caller):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{caller}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _target(target, like, caller):
+    target = target if isinstance(target, Tensor) else Tensor(np.asarray(target, like.dtype))
+    if target.shape != like.shape:
+        raise ValueError(f"{caller}: target shape {target.shape} does not match input shape "
+                         f"{like.shape}")
+    return target
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    """l = -[y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))] = max(x, 0) - x y + log(1 + e^-|x|).
+
+    dl/dx = sigmoid(x) - y,  dl/dy = -x.
+    """
+
+    def forward(self, x, y):
+        return np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
+
+    def backward(self, grad_out):
+        x, y = self.inputs
+        grad_x = grad_out * (x.sigmoid() - y) if self.needs_input_grad[0] else None
+        grad_y = grad_out * -x if self.needs_input_grad[1] else None
+        return grad_x, grad_y
+
+
+def binary_cross_entropy_with_logits(input, target, reduction="mean"):
+    """Binary cross entropy of ``sigmoid(input)`` against ``target`` in [0, 1], stable for any
+    logit (the GAN discriminator loss)."""
+    target = _target(target, input, "binary_cross_entropy_with_logits")
+    loss = BinaryCrossEntropyWithLogits.apply(input, target)
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+def binary_cross_entropy(input, target, reduction="mean"):
+    """-[y log p + (1 - y) log(1 - p)] for probabilities ``input``; each log is clamped at
+    -100, as in PyTorch, so p = 0 or 1 gives a large finite loss instead of inf."""
+    target = _target(target, input, "binary_cross_entropy")
+    log_p = input.log().clip(min=-100.0)
+    log_not_p = (1.0 - input).log().clip(min=-100.0)
+    return _reduce(-(target * log_p + (1.0 - target) * log_not_p), reduction,
+                   "binary_cross_entropy")
+
+
+def mse_loss(input, target, reduction="mean"):
+    """(input - target)^2."""
+    diff = input - _target(target, input, "mse_loss")
+    return _reduce(diff * diff, reduction, "mse_loss")
+
+
+def l1_loss(input, target, reduction="mean"):
+    """|input - target|."""
+    return _reduce((input - _target(target, input, "l1_loss")).abs(), reduction, "l1_loss")
+
+
+def nll_loss(input, target, reduction="mean"):
+    """-input[n, target[n]] for log-probabilities ``input`` (N, C) or (N, C, d1, ...) and
+    integer class indices ``target`` (N,) or (N, d1, ...)."""
+    target = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"nll_loss: target must hold integer class indices, got {target.dtype}")
+    if input.ndim < 2 or target.shape != input.shape[:1] + input.shape[2:]:
+        raise ValueError(f"nll_loss: expected input (N, C, ...) and target (N, ...), got "
+                         f"input {input.shape} and target {target.shape}")
+    classes = input.shape[1]
+    if target.size and (target.min() < 0 or target.max() >= classes):
+        raise ValueError(f"nll_loss: target values must lie in [0, {classes}), got "
+                         f"[{target.min()}, {target.max()}]")
+    if input.ndim > 2:  # move the class axis last, then treat every position as a sample
+        input = input.permute(0, *range(2, input.ndim), 1).reshape(-1, classes)
+    flat_target = target.reshape(-1)
+    loss = -input[np.arange(flat_target.size), flat_target]
+    if reduction == "none":
+        return loss.reshape(target.shape)
+    return _reduce(loss, reduction, "nll_loss")
+
+
+def cross_entropy(input, target, reduction="mean"):
+    """nll_loss(log_softmax(input, axis=1), target): softmax cross entropy for logits."""
+    return nll_loss(input.log_softmax(axis=1), target, reduction)
+
+
+def gaussian_nll(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Negative log likelihood of ``target`` under N(input, var):
+    0.5 (log var + (input - target)^2 / var) [+ 0.5 log 2 pi when ``full``].
+
+    ``var`` is clamped at ``eps`` for stability (as ``torch.nn.functional.gaussian_nll_loss``
+    does, except that here the clamp also stops the gradient below eps).
+    """
+    target = _target(target, input, "gaussian_nll")
+    var = var.clip(min=eps)
+    diff = input - target
+    loss = 0.5 * (var.log() + diff * diff / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction, "gaussian_nll")
+
+
+def kl_normal_standard(mu, logvar, reduction="mean"):
+    """KL(N(mu, diag(exp(logvar))) || N(0, I)), summed over the features of each sample:
+    0.5 sum(exp(logvar) + mu^2 - 1 - logvar).
+
+    ``logvar`` is the log of the *variance*; a sampler must use std = exp(0.5 logvar).
+    ``reduction``: "mean" over the batch (the usual VAE term), "sum", or "none" (one value per
+    sample). Inputs are (N, D) or (N, ...) with every axis but the first summed.
+    """
+    if mu.shape != logvar.shape:
+        raise ValueError(f"kl_normal_standard: mu {mu.shape} and logvar {logvar.shape} differ")
+    per_element = 0.5 * (logvar.exp() + mu * mu - 1.0 - logvar)
+    per_sample = per_element.sum(axis=tuple(range(1, mu.ndim))) if mu.ndim > 1 else per_element
+    return _reduce(per_sample, reduction, "kl_normal_standard")
