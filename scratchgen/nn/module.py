@@ -45,6 +45,11 @@ class Module:
             raise AttributeError(
                 f"{type(self).__name__}: call super().__init__() before assigning attributes"
             )
+        if name in self._buffers and not isinstance(value, (Parameter, Module)):
+            # As in PyTorch, assigning to a registered buffer replaces its value; it must not
+            # silently become a plain attribute that state_dict() no longer saves.
+            self.register_buffer(name, value)
+            return
         for store in (self._parameters, self._buffers, self._modules):
             store.pop(name, None)
         if isinstance(value, Parameter):
@@ -215,6 +220,8 @@ class Module:
         if strict and (missing or unexpected):
             raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
                            f"{unexpected} for {type(self).__name__}")
+        # Check every shape before copying anything, so a failed load changes nothing.
+        values = {}
         for key, target in targets.items():
             if key not in state_dict:
                 continue
@@ -223,6 +230,9 @@ class Module:
             if value.shape != target.shape:
                 raise ValueError(f"load_state_dict: {key} has shape {value.shape} in the state "
                                  f"dict but {target.shape} in {type(self).__name__}")
+            values[key] = value
+        for key, value in values.items():
+            target = targets[key]
             if not target.data.flags.writeable:
                 target.data = np.array(target.data)
             np.copyto(target.data, value, casting="unsafe")

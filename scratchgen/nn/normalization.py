@@ -69,7 +69,8 @@ class LayerNorm(Module):
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, dtype=np.float32):
         super().__init__()
-        self.normalized_shape = tuple(np.atleast_1d(normalized_shape))
+        # Python ints, so the repr reads LayerNorm((4,), ...) rather than np.int64(4).
+        self.normalized_shape = tuple(int(n) for n in np.atleast_1d(normalized_shape))
         self.eps = eps
         if elementwise_affine:
             self.weight = Parameter(np.ones(self.normalized_shape, dtype))

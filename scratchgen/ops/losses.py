@@ -11,6 +11,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
+from .elementwise import where
 
 
 def _reduce(loss, reduction, caller):
@@ -59,10 +60,22 @@ def binary_cross_entropy(input, target, reduction="mean"):
     """-[y log p + (1 - y) log(1 - p)] for probabilities ``input``; each log is clamped at
     -100, as in PyTorch, so p = 0 or 1 gives a large finite loss instead of inf."""
     target = _target(target, input, "binary_cross_entropy")
-    log_p = input.log().clip(min=-100.0)
-    log_not_p = (1.0 - input).log().clip(min=-100.0)
+    log_p = _clamped_log(input)
+    log_not_p = _clamped_log(1.0 - input)
     return _reduce(-(target * log_p + (1.0 - target) * log_not_p), reduction,
                    "binary_cross_entropy")
+
+
+def _clamped_log(p):
+    """max(log p, -100) whose value and gradient stay finite at p = 0.
+
+    NOTE: ``p.log().clip(min=-100)`` has the same value, but it evaluates log(0) = -inf (a
+    divide-by-zero warning) and its backward multiplies the clip's zero gradient by log's
+    1 / 0, giving 0 * inf = nan. Here the log only sees p where p > e^-100 (1 elsewhere), and
+    the clamped entries are the constant -100, with zero gradient.
+    """
+    clamped = p.data <= math.exp(-100.0)
+    return where(clamped, -100.0, where(clamped, 1.0, p).log())
 
 
 def mse_loss(input, target, reduction="mean"):
@@ -76,31 +89,43 @@ def l1_loss(input, target, reduction="mean"):
     return _reduce((input - _target(target, input, "l1_loss")).abs(), reduction, "l1_loss")
 
 
-def nll_loss(input, target, reduction="mean"):
-    """-input[n, target[n]] for log-probabilities ``input`` (N, C) or (N, C, d1, ...) and
-    integer class indices ``target`` (N,) or (N, d1, ...)."""
+def _class_targets(input, target, caller):
+    """``target`` as an integer array (N, ...), checked against scores ``input`` (N, C, ...)."""
     target = np.asarray(target.data if isinstance(target, Tensor) else target)
     if target.dtype.kind not in "iu":
-        raise TypeError(f"nll_loss: target must hold integer class indices, got {target.dtype}")
+        raise TypeError(f"{caller}: target must hold integer class indices, got {target.dtype}")
     if input.ndim < 2 or target.shape != input.shape[:1] + input.shape[2:]:
-        raise ValueError(f"nll_loss: expected input (N, C, ...) and target (N, ...), got "
+        raise ValueError(f"{caller}: expected input (N, C, ...) and target (N, ...), got "
                          f"input {input.shape} and target {target.shape}")
     classes = input.shape[1]
     if target.size and (target.min() < 0 or target.max() >= classes):
-        raise ValueError(f"nll_loss: target values must lie in [0, {classes}), got "
+        raise ValueError(f"{caller}: target values must lie in [0, {classes}), got "
                          f"[{target.min()}, {target.max()}]")
-    if input.ndim > 2:  # move the class axis last, then treat every position as a sample
-        input = input.permute(0, *range(2, input.ndim), 1).reshape(-1, classes)
+    return target
+
+
+def _pick_nll(log_probs, target, reduction, caller):
+    """-log_probs[n, target[n]] for a target already checked by ``_class_targets``."""
+    classes = log_probs.shape[1]
+    if log_probs.ndim > 2:  # move the class axis last, then treat every position as a sample
+        log_probs = log_probs.permute(0, *range(2, log_probs.ndim), 1).reshape(-1, classes)
     flat_target = target.reshape(-1)
-    loss = -input[np.arange(flat_target.size), flat_target]
+    loss = -log_probs[np.arange(flat_target.size), flat_target]
     if reduction == "none":
         return loss.reshape(target.shape)
-    return _reduce(loss, reduction, "nll_loss")
+    return _reduce(loss, reduction, caller)
+
+
+def nll_loss(input, target, reduction="mean"):
+    """-input[n, target[n]] for log-probabilities ``input`` (N, C) or (N, C, d1, ...) and
+    integer class indices ``target`` (N,) or (N, d1, ...)."""
+    return _pick_nll(input, _class_targets(input, target, "nll_loss"), reduction, "nll_loss")
 
 
 def cross_entropy(input, target, reduction="mean"):
     """nll_loss(log_softmax(input, axis=1), target): softmax cross entropy for logits."""
-    return nll_loss(input.log_softmax(axis=1), target, reduction)
+    target = _class_targets(input, target, "cross_entropy")
+    return _pick_nll(input.log_softmax(axis=1), target, reduction, "cross_entropy")
 
 
 def gaussian_nll(input, target, var, full=False, eps=1e-6, reduction="mean"):
