@@ -31,13 +31,14 @@ from .factories import (
 from .ops.elementwise import maximum, minimum, where
 from .ops.linalg import matmul
 from .ops.movement import concatenate, split, stack
-from . import backend, nn
+from . import backend, data, nn, optim
+from .serialization import load, save
 from ._config import show_config
 
 __all__ = [
     "AnomalyError", "Tensor", "__version__", "arange", "concatenate", "detect_anomaly",
-    "enable_grad", "full", "full_like", "grad", "is_grad_enabled", "matmul", "maximum",
+    "enable_grad", "full", "full_like", "grad", "is_grad_enabled", "load", "matmul", "maximum",
     "minimum", "no_grad", "ones", "ones_like", "rand", "rand_like", "randn", "randn_like",
-    "set_grad_enabled", "show_config", "split", "stack", "tensor", "to_dot", "where", "zeros",
+    "save", "set_grad_enabled", "show_config", "split", "stack", "tensor", "to_dot", "where", "zeros",
     "zeros_like",
 ]
