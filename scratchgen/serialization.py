@@ -98,7 +98,7 @@ def save(obj, path):
                                 f"{path.parent} does not exist")
     header = json.dumps({"format": FORMAT_NAME, "version": FORMAT_VERSION, "tree": tree},
                         allow_nan=False).encode("utf-8")
-    _atomic_write(path, lambda f: _write_archive(f, header, arrays))
+    write_atomically(path, lambda f: _write_archive(f, header, arrays))
 
 
 def load(path):
@@ -229,8 +229,11 @@ def _write_archive(f, header, arrays):
     f.write(digest.hexdigest().encode("ascii"))
 
 
-def _atomic_write(path, write):
-    """Call ``write(f)`` on a temporary file beside ``path``, then rename it onto ``path``."""
+def write_atomically(path, write):
+    """Call ``write(f)`` on a temporary binary file beside ``path``, then rename it onto
+    ``path``: readers (and a crash) see the old file or the new one, never half of one. Used
+    for every file scratchgen writes (checkpoints, metrics, plots)."""
+    path = Path(path)
     # A random name per attempt: a temporary left by a killed process is never reused.
     tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
     try:
