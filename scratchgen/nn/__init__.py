@@ -3,7 +3,7 @@
 ``Module`` and ``Parameter`` hold state; the layers below compose ``scratchgen.nn.functional``;
 ``scratchgen.nn.init`` initializes parameters reproducibly.
 """
-from . import functional, init
+from . import functional, init, utils
 from .activation import ELU, Dropout, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
 from .containers import ModuleList, Sequential
 from .conv import AvgPool2d, Conv2d, ConvTranspose2d, MaxPool2d, Upsample
@@ -15,5 +15,5 @@ __all__ = [
     "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "Dropout", "ELU",
     "Embedding", "Flatten", "Identity", "LayerNorm", "LeakyReLU", "Linear", "MaxPool2d",
     "Module", "ModuleList", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softplus", "Tanh",
-    "Unflatten", "Upsample", "functional", "init",
+    "Unflatten", "Upsample", "functional", "init", "utils",
 ]

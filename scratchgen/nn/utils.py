@@ -1,0 +1,4 @@
+"""Gradient utilities where PyTorch users look for them (``torch.nn.utils``)."""
+from ..optim.clip import clip_grad_norm_, clip_grad_value_
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_"]
