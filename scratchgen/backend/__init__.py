@@ -70,8 +70,10 @@ _BACKENDS = {"numpy": NumpyBackend()}
 _kernels_error = None  # the ImportError of the compiled kernels, if they failed to import
 
 try:
-    # (An absolute import: its error names the missing module, scratchgen._kernels._blas.)
+    # (Absolute imports: an error names the missing module, e.g. scratchgen._kernels._blas.)
     import scratchgen._kernels._blas as _blas
+    import scratchgen._kernels._conv  # noqa: F401  (CythonBackend's conv kernels)
+    import scratchgen._kernels._pool  # noqa: F401  (and its pooling kernels)
 except ImportError as exc:
     _kernels_error = exc
 else:

@@ -2,6 +2,8 @@
 
 Each method checks whether its input fits the compiled kernel (dtype, layout, sizes) and
 otherwise defers to the NumPy twin it inherits, so results never depend on which path ran.
+The conv and pool methods hand their kernels (``_kernels/_conv.pyx``, ``_kernels/_pool.pyx``)
+C-contiguous, non-empty arrays whose shapes match the geometry; see `cython_conv`.
 """
 
 import math
@@ -9,6 +11,7 @@ import math
 import numpy as np
 
 from .._kernels import _blas
+from . import cython_conv
 from .numpy_backend import NumpyBackend
 
 _GEMM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -48,6 +51,51 @@ class CythonBackend(NumpyBackend):
         if a.ndim == 2 and b.ndim == 2:
             return _matmul_2d(a, b)
         return _matmul_batched(a, b, batch)
+
+    # Convolution and pooling. Float32 or float64 arrays of one dtype run on the compiled
+    # kernels; anything else (other or mixed dtypes, sizes past BLAS's 32-bit ints) on the
+    # NumPy twin, whose docstrings and math are in numpy_conv.py.
+    def conv2d(self, x, w, b, geometry):
+        """y = conv2d(x, w) + b (b may be None): (N, C_out, H_out, W_out)."""
+        if not cython_conv.conv_fits(geometry, x, w, b):
+            return super().conv2d(x, w, b, geometry)
+        return cython_conv.conv2d(x, w, b, geometry)
+
+    def conv2d_backward_data(self, grad_y, w, geometry):
+        """dL/dx of conv2d, which is also conv_transpose2d's forward: (N, C_in, H, W)."""
+        if not cython_conv.conv_fits(geometry, grad_y, w):
+            return super().conv2d_backward_data(grad_y, w, geometry)
+        return cython_conv.conv2d_backward_data(grad_y, w, geometry)
+
+    def conv2d_backward_weight(self, grad_y, x, geometry):
+        """dL/dw of conv2d: (C_out, C_in // groups, KH, KW)."""
+        if not cython_conv.conv_fits(geometry, grad_y, x):
+            return super().conv2d_backward_weight(grad_y, x, geometry)
+        return cython_conv.conv2d_backward_weight(grad_y, x, geometry)
+
+    def max_pool2d(self, x, geometry):
+        """(y, argmax): window maxima and the flat h * W + w index of each winner."""
+        if not cython_conv.pool_fits(geometry, x):
+            return super().max_pool2d(x, geometry)
+        return cython_conv.max_pool2d(x, geometry)
+
+    def max_pool2d_backward(self, grad_y, argmax, geometry):
+        """grad_y scattered (added) to the winners: (N, C, H, W)."""
+        if not cython_conv.pool_fits(geometry, grad_y):
+            return super().max_pool2d_backward(grad_y, argmax, geometry)
+        return cython_conv.max_pool2d_backward(grad_y, argmax, geometry)
+
+    def avg_pool2d(self, x, geometry, count_include_pad):
+        """Window means: (N, C, H_out, W_out)."""
+        if not cython_conv.pool_fits(geometry, x):
+            return super().avg_pool2d(x, geometry, count_include_pad)
+        return cython_conv.avg_pool2d(x, geometry, count_include_pad)
+
+    def avg_pool2d_backward(self, grad_y, geometry, count_include_pad):
+        """grad_y / count spread over each window: (N, C, H, W)."""
+        if not cython_conv.pool_fits(geometry, grad_y):
+            return super().avg_pool2d_backward(grad_y, geometry, count_include_pad)
+        return cython_conv.avg_pool2d_backward(grad_y, geometry, count_include_pad)
 
 
 def _blas_batch_shape(a, b):

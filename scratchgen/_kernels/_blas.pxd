@@ -1,0 +1,10 @@
+# The row-major GEMM of _blas.pyx, shared with the other kernels (``from ._blas cimport _gemm``),
+# so that every BLAS call in scratchgen goes through one function.
+from cython cimport floating
+
+
+cdef void _gemm(
+    bint trans_a, bint trans_b, int m, int n, int k,
+    floating alpha, const floating* a, int lda, const floating* b, int ldb,
+    floating beta, floating* c, int ldc,
+) noexcept nogil

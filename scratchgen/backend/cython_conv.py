@@ -1,0 +1,179 @@
+"""The Python side of the Cython conv and pool kernels: checks, layout, empty shapes, chunks.
+
+`CythonBackend`'s conv and pool methods call these functions when `conv_fits` or `pool_fits`
+says the kernels can compute the result, and the NumPy twin (``numpy_conv.py``) otherwise.
+Each function makes its inputs C-contiguous (copying only when they are not), checks their
+shapes against the geometry, answers empty shapes itself (the kernels take ``&a[0, 0, 0, 0]``,
+which an empty array does not have), allocates the output and calls the kernel in
+``scratchgen/_kernels/_conv.pyx`` or ``_pool.pyx``.
+"""
+
+import numpy as np
+
+from .._kernels import _blas, _conv, _pool
+
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# scipy.linalg.cython_blas takes sizes and leading dimensions as 32-bit C ints.
+_BLAS_INT_MAX = 2**31 - 1
+
+# The conv kernels unfold a chunk of images at a time into one column buffer (K rows,
+# chunk * H_out * W_out columns) and multiply it in one GEMM. A chunk sized to a few MB keeps
+# the buffer in cache between im2col and the GEMM; it holds at least one image per thread.
+CHUNK_BYTES = 4 * 2**20
+
+
+def _one_float_dtype(arrays):
+    """Whether every array is an ndarray of one dtype, float32 or float64 (native order)."""
+    if not all(isinstance(a, np.ndarray) for a in arrays):
+        return False
+    dtype = arrays[0].dtype
+    return dtype in _KERNEL_DTYPES and all(a.dtype == dtype for a in arrays)
+
+
+def conv_fits(g, *arrays):
+    """Whether the conv kernels can compute an op of geometry `g` on `arrays` (None skipped)."""
+    arrays = [a for a in arrays if a is not None]
+    K = g.C_in * g.KH * g.KW
+    return _one_float_dtype(arrays) and max(K, g.C_out, g.H_out * g.W_out) <= _BLAS_INT_MAX
+
+
+def pool_fits(g, x):
+    """Whether the pool kernels can compute a pooling of geometry `g` on `x`.
+
+    Windows must reach the input (padding at most half the window, as the pooling ops
+    require); an input without rows or columns whose output has some is left to the twin.
+    """
+    if not _one_float_dtype([x]):
+        return False
+    if g.padding[0] > g.KH // 2 or g.padding[1] > g.KW // 2:
+        return False
+    return not (x.size == 0 and 0 not in g.y_shape)
+
+
+def _contiguous(x):
+    """`x` if it is C-contiguous and aligned, else such a copy of it."""
+    return np.require(x, requirements=["C", "A"])
+
+
+def _check(op, g, pooling=False, **arrays):
+    """Raise ValueError unless each array has the shape `g` gives it and `g` is well formed."""
+    if min(g.stride + g.dilation) < 1 or min(g.padding) < 0:
+        raise ValueError(f"{op}: stride and dilation must be >= 1 and padding >= 0, got "
+                         f"stride={g.stride}, dilation={g.dilation}, padding={g.padding}")
+    # (A pooling geometry has groups = C, one per plane, which the kernels do not read.)
+    if not pooling and (g.groups < 1 or g.C_in % g.groups or g.C_out % g.groups):
+        raise ValueError(f"{op}: groups={g.groups} must divide C_in={g.C_in} and "
+                         f"C_out={g.C_out}")
+    expected = {"x": g.x_shape, "w": g.w_shape, "grad_y": g.y_shape, "argmax": g.y_shape,
+                "b": (g.C_out,)}
+    for name, array in arrays.items():
+        if array is not None and array.shape != expected[name]:
+            raise ValueError(f"{op}: {name} has shape {array.shape} but the geometry expects "
+                             f"{expected[name]}")
+
+
+def chunk_images(g, itemsize):
+    """How many images the conv kernels unfold and multiply at once.
+
+    As many as fit `CHUNK_BYTES` of column buffer and GEMM product, (C_in * KH * KW + C_out)
+    * L values per image, rounded down to whole rounds of the OpenMP threads (but at least
+    one image per thread, and at most N).
+    """
+    threads = _blas.openmp_info()[1]
+    L = g.H_out * g.W_out
+    per_image = (g.C_in * g.KH * g.KW + g.C_out) * L * itemsize
+    chunk = max(threads, CHUNK_BYTES // per_image // threads * threads)
+    return max(1, min(chunk, g.N, _BLAS_INT_MAX // L))
+
+
+# ------------------------------------------------------------------------------ convolution
+
+def conv2d(x, w, b, g):
+    """y = conv2d(x, w) + b: (N, C_out, H_out, W_out)."""
+    _check("conv2d", g, x=x, w=w, b=b)
+    if 0 in g.y_shape or x.size == 0 or w.size == 0:
+        # No output, or one made of padding or of empty sums alone: it is the bias.
+        y = np.zeros(g.y_shape, dtype=x.dtype)
+        if b is not None and y.size:
+            y += b.reshape(1, -1, 1, 1)
+        return y
+    y = np.empty(g.y_shape, dtype=x.dtype)                           # (N, C_out, H_out, W_out)
+    _conv.conv2d(_contiguous(x), _contiguous(w), None if b is None else _contiguous(b), y, g,
+                 chunk_images(g, x.itemsize))
+    return y
+
+
+def conv2d_backward_data(grad_y, w, g):
+    """dL/dx of y = conv2d(x, w), also conv_transpose2d's forward: (N, C_in, H, W)."""
+    _check("conv2d_backward_data", g, grad_y=grad_y, w=w)
+    if grad_y.size == 0 or w.size == 0 or 0 in g.x_shape:
+        return np.zeros(g.x_shape, dtype=grad_y.dtype)
+    grad_x = np.empty(g.x_shape, dtype=grad_y.dtype)                 # (N, C_in, H, W)
+    _conv.conv2d_backward_data(_contiguous(grad_y), _contiguous(w), grad_x, g,
+                               chunk_images(g, grad_y.itemsize))
+    return grad_x
+
+
+def conv2d_backward_weight(grad_y, x, g):
+    """dL/dw of y = conv2d(x, w), summed over the batch: (C_out, C_in // groups, KH, KW)."""
+    _check("conv2d_backward_weight", g, grad_y=grad_y, x=x)
+    if grad_y.size == 0 or x.size == 0 or 0 in g.w_shape:
+        return np.zeros(g.w_shape, dtype=x.dtype)
+    grad_w = np.empty(g.w_shape, dtype=x.dtype)                      # (C_out, C_in/G, KH, KW)
+    _conv.conv2d_backward_weight(_contiguous(grad_y), _contiguous(x), grad_w, g,
+                                 chunk_images(g, x.itemsize))
+    return grad_w
+
+
+# ---------------------------------------------------------------------------------- pooling
+
+def max_pool2d(x, g):
+    """(y, argmax), each (N, C, H_out, W_out); argmax int64 flat indices h * W + w.
+
+    NOTE: a window of padding alone (dilation can make one) has max -inf, as in the twin,
+    and argmax -1, where the twin returns the index of a padding position.
+    """
+    _check("max_pool2d", g, pooling=True, x=x)
+    if 0 in g.y_shape:
+        return np.zeros(g.y_shape, dtype=x.dtype), np.zeros(g.y_shape, dtype=np.int64)
+    y = np.empty(g.y_shape, dtype=x.dtype)                           # (N, C, H_out, W_out)
+    argmax = np.empty(g.y_shape, dtype=np.int64)
+    _pool.max_pool2d(_contiguous(x), y, argmax, g)
+    return y, argmax
+
+
+def max_pool2d_backward(grad_y, argmax, g):
+    """grad_y added up at the argmax positions of each plane: (N, C, H, W)."""
+    _check("max_pool2d_backward", g, pooling=True, grad_y=grad_y, argmax=argmax)
+    if argmax.dtype.kind not in "iu":
+        raise TypeError(f"max_pool2d_backward: argmax must hold integers, got {argmax.dtype}")
+    if grad_y.size == 0 or 0 in g.x_shape:
+        return np.zeros(g.x_shape, dtype=grad_y.dtype)
+    # The kernel writes at these positions unchecked: they must lie inside their plane, or
+    # be -1, which max_pool2d returns for a window of padding alone (possible with dilation).
+    if argmax.min() < -1 or argmax.max() >= g.H * g.W:
+        raise ValueError(f"max_pool2d_backward: argmax entries must lie in [-1, H * W = "
+                         f"{g.H * g.W}), got [{argmax.min()}, {argmax.max()}]")
+    grad_x = np.empty(g.x_shape, dtype=grad_y.dtype)                 # (N, C, H, W)
+    _pool.max_pool2d_backward(_contiguous(grad_y),
+                              np.require(argmax, np.int64, requirements=["C", "A"]), grad_x)
+    return grad_x
+
+
+def avg_pool2d(x, g, count_include_pad):
+    """Window means: (N, C, H_out, W_out)."""
+    _check("avg_pool2d", g, pooling=True, x=x)
+    if 0 in g.y_shape:
+        return np.zeros(g.y_shape, dtype=x.dtype)
+    y = np.empty(g.y_shape, dtype=x.dtype)                           # (N, C, H_out, W_out)
+    _pool.avg_pool2d(_contiguous(x), y, g, bool(count_include_pad))
+    return y
+
+
+def avg_pool2d_backward(grad_y, g, count_include_pad):
+    """Each gradient / its window's divisor, spread over the window: (N, C, H, W)."""
+    _check("avg_pool2d_backward", g, pooling=True, grad_y=grad_y)
+    grad_x = np.zeros(g.x_shape, dtype=grad_y.dtype)
+    if grad_x.size and grad_y.size:
+        _pool.avg_pool2d_backward(_contiguous(grad_y), grad_x, g, bool(count_include_pad))
+    return grad_x
