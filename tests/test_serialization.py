@@ -330,8 +330,10 @@ CHILD = textwrap.dedent("""
 
 
 def run_child(*args):
+    # cwd outside the repository: "python -c" puts the working folder first on sys.path,
+    # which must not shadow the installed package (with its compiled kernels).
     return subprocess.run([sys.executable, "-c", CHILD, *map(str, args)], capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, cwd=args[0].parent)
 
 
 @posix_only
@@ -365,7 +367,7 @@ def test_a_save_killed_from_outside_leaves_a_whole_checkpoint(tmp_path):
     """)
     for delay in (0.05, 0.2):
         child = subprocess.Popen([sys.executable, "-c", looping, str(path)],
-                                 stdout=subprocess.PIPE, text=True)
+                                 stdout=subprocess.PIPE, text=True, cwd=tmp_path)
         try:
             assert child.stdout.readline().strip() == "saved"
             time.sleep(delay)
