@@ -15,7 +15,9 @@ scratchgen.gp.GaussianProcessRegressor with Constant * RBF (per dimension) + Whi
 random subset of --n-exact points. Fit times are medians over --repeats fits (the machine may
 be shared); each fit uses a new k-means seed. "cpu s" is the process's CPU time: with
 OPENBLAS_NUM_THREADS=1 it is the single-core compute time, which other jobs on a shared
-machine inflate far less than the wall-clock time.
+machine inflate far less than the wall-clock time. On a machine whose cores other jobs keep
+busy, OpenBLAS's worker threads wait on each other and a two-thread run can take several times
+longer than a one-thread run; set OPENBLAS_NUM_THREADS=1 there.
 """
 import argparse
 import json

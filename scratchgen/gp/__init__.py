@@ -8,12 +8,16 @@
 
 ``kernels`` holds the covariance functions (RBF, Matern, RationalQuadratic, ExpSineSquared,
 DotProduct, Polynomial, Constant, White, sums and products); ``GaussianProcessRegressor``
-follows Rasmussen & Williams, Algorithm 2.1; ``linalg.cholesky_with_jitter`` is the one
+follows Rasmussen & Williams, Algorithm 2.1; ``SparseGPRegressor`` is Titsias' (2009)
+variational sparse GP for large n; ``GaussianProcessClassifier`` is the Laplace approximation
+(Rasmussen & Williams, Algorithms 3.1 and 3.2); ``linalg.cholesky_with_jitter`` is the one
 factorization everything uses.
 """
 from . import kernels
 from .linalg import NotPositiveDefiniteError, cholesky_with_jitter
+from .classification import GaussianProcessClassifier
 from .regression import GaussianProcessRegressor, NotFittedError
+from .sparse import SparseGPRegressor
 
-__all__ = ["GaussianProcessRegressor", "NotFittedError", "NotPositiveDefiniteError",
-           "cholesky_with_jitter", "kernels"]
+__all__ = ["GaussianProcessClassifier", "GaussianProcessRegressor", "NotFittedError",
+           "NotPositiveDefiniteError", "SparseGPRegressor", "cholesky_with_jitter", "kernels"]
