@@ -9,3 +9,12 @@ Only ``scratchgen.backend`` imports from this package. The kernels assume valid,
 C-contiguous, non-empty arrays of the right dtype: the backend checks all of that (or defers
 to NumPy) before calling them, so nothing here validates its input again.
 """
+
+import os
+
+# NOTE: the kernels' OpenMP loops alternate with multithreaded BLAS calls. OpenMP's default
+# "active" wait policy keeps idle threads spinning, holding the cores the BLAS threads need
+# next; on a busy machine that made a small convolution 50-100x slower. So idle OpenMP threads
+# sleep instead. This must be set before the compiled modules load the OpenMP runtime, which
+# reads it once; a value the user set wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
