@@ -240,9 +240,10 @@ def test_cholesky_with_jitter():
     assert jitter == 0.0 and np.allclose(L @ L.T, A)
     ones = np.ones((3, 3))                              # rank one: needs jitter
     L, jitter = cholesky_with_jitter(ones)
-    assert jitter == pytest.approx(1e-10) or jitter > 1e-10
+    assert jitter == pytest.approx(1e-10)            # the first rung of the ladder
     np.testing.assert_allclose(L @ L.T, ones + jitter * np.eye(3))
-    with pytest.raises(NotPositiveDefiniteError, match=r"kernel RBF\(length_scale=1\) is not positive definite, even after adding jitter 1e-05"):
+    with pytest.raises(NotPositiveDefiniteError, match=r"kernel RBF\(length_scale=1\) is not "
+                       r"positive definite, even after adding jitter 1e-05"):
         cholesky_with_jitter(-A, kernel=kernels.RBF())
     for bad in (np.nan, np.inf):
         with pytest.raises(ValueError, match="NaN or infinite"):

@@ -11,7 +11,6 @@ import numbers
 
 import numpy as np
 
-from ..autograd.tensor import Tensor
 from .kernels_base import Kernel, bounds_value, positive_value
 
 __all__ = ["DotProduct", "Polynomial"]

@@ -1,4 +1,4 @@
-"""Stationary kernels of the scaled squared distance: RBF, Matern (1/2, 3/2, 5/2), RationalQuadratic.
+"""Kernels of the scaled squared distance: RBF, Matern (1/2, 3/2, 5/2), RationalQuadratic.
 
 Each is K = f(S), a function of
 
