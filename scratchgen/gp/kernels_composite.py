@@ -15,6 +15,7 @@ import numpy as np
 
 from .kernels_base import Hyperparameter, Kernel
 from .kernels_constant import ConstantKernel, WhiteKernel
+from .linalg import frobenius_dot
 
 __all__ = ["Product", "Sum", "as_kernel"]
 
@@ -185,6 +186,6 @@ class Product(_Operator):
         K2, vjp2 = self.k2._value_and_vjp(X)
 
         def vjp(W):
-            g1 = [c * np.vdot(W, K2)] if self.k1.n_dims else []
+            g1 = [c * frobenius_dot(W, K2)] if self.k1.n_dims else []
             return np.concatenate([g1, c * vjp2(W)])
         return c * K2, vjp

@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 
 from .kernels_base import Kernel, bounds_value, positive_value
+from .linalg import frobenius_dot
 
 __all__ = ["DotProduct", "Polynomial"]
 
@@ -97,7 +98,7 @@ class Polynomial(DotProduct):
         return grad[:, :, None]
 
     def _vjp(self, name, W, X, K, base):
-        return np.vdot(W, self._dK(name, X, K, base)[:, :, 0])
+        return frobenius_dot(W, self._dK(name, X, K, base)[:, :, 0])
 
     def _diag(self, X):
         return super()._diag(X) ** self.degree

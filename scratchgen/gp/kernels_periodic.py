@@ -13,6 +13,7 @@ from scipy.spatial.distance import cdist
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from .kernels_base import Kernel, bounds_value, positive_value, safe_sqrt
+from .linalg import frobenius_dot
 
 __all__ = ["ExpSineSquared"]
 
@@ -83,7 +84,7 @@ class ExpSineSquared(Kernel):
         return ((4.0 / self.length_scale**2) * a * sin_a * np.cos(a) * K)[:, :, None]
 
     def _vjp(self, name, W, X, K, cache):
-        return np.vdot(W, self._dK(name, X, K, cache)[:, :, 0])
+        return frobenius_dot(W, self._dK(name, X, K, cache)[:, :, 0])
 
     def _diag(self, X):
         return np.ones(X.shape[0])

@@ -22,6 +22,7 @@ from scipy.spatial.distance import cdist
 from ..autograd.tensor import Tensor
 from .kernels_base import (Kernel, bounds_value, check_length_scale_features, format_value,
                            positive_value, safe_sqrt)
+from .linalg import frobenius_dot, matmul
 
 __all__ = ["Matern", "RBF", "RationalQuadratic"]
 
@@ -37,7 +38,7 @@ def _pairwise_sqdist_contraction(M, Z):
     M[np.diag_indices_from(M)] = 0.0
     Z = Z - Z.mean(axis=0)
     rc = M.sum(axis=1) + M.sum(axis=0)
-    return rc @ (Z * Z) - 2.0 * np.einsum("ik,ik->k", Z, M @ Z)
+    return rc @ (Z * Z) - 2.0 * np.einsum("ik,ik->k", Z, matmul(M, Z))
 
 
 class _ScaledDistanceKernel(Kernel):
@@ -221,7 +222,7 @@ class RationalQuadratic(_ScaledDistanceKernel):
         return (K * (S / (2.0 * base) - self.alpha * np.log(base)))[:, :, None]
 
     def _vjp_other(self, name, W, K, cache):
-        return np.vdot(W, self._dK_other(name, K, cache)[:, :, 0])
+        return frobenius_dot(W, self._dK_other(name, K, cache)[:, :, 0])
 
     def _tensor(self, X, Y, theta):
         params = self._tensor_params(theta)

@@ -103,9 +103,8 @@ def _lml_weight_lower(L, alpha):
     if info != 0:
         raise np.linalg.LinAlgError(f"log_marginal_likelihood: LAPACK dpotri failed "
                                     f"(info={info})")
-    W = K_inv_lower
-    W *= -2.0 * t                                       # -2 t K^-1     (lower, 0 above)
-    W = blas.dsyrk(2.0, alpha, beta=1.0, c=W, lower=1, overwrite_c=1)   # + 2 a a^T
+    # 2 a a^T - 2 t K^-1 in one pass of dsyrk (lower triangle; 0 above stays 0)
+    W = blas.dsyrk(2.0, alpha, beta=-2.0 * t, c=K_inv_lower, lower=1, overwrite_c=1)
     W[np.diag_indices_from(W)] *= 0.5                   # the diagonal counts once
     return W
 
