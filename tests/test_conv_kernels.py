@@ -4,7 +4,8 @@ Every kernel runs through the backend methods on random geometries: batch sizes 
 images than threads) up, channels, groups, kernel sizes, stride, zero padding, dilation, and
 the explicit (H_out, W_out) of the convolutions that conv_transpose2d reverses (with
 output_padding some input rows are read by no window). Inputs come C-contiguous, strided,
-transposed and read-only; the batch is split into several chunks or processed in one.
+transposed (also channels-last) and read-only. Both paths of the conv kernels run: the batch
+split into several chunks or processed in one, multiplied chunk by chunk or image by image.
 
 Tolerances. Both sides round differently (BLAS blocks its sums), so a result may differ by
 a few units of rounding of the sum it computes. Each check bounds |cython - numpy| elementwise
@@ -58,16 +59,25 @@ def numpy():
 
 
 @contextlib.contextmanager
-def chunk_bytes(nbytes):
-    """Run the block with the conv kernels' chunk budget set to `nbytes` (1: one image per
-    thread per chunk, so any batch larger than the thread count takes several chunks)."""
+def conv_path(small_chunks, direct):
+    """Run the block on one path of the conv kernels.
+
+    `small_chunks`: a chunk budget of 1 byte, so one image per thread per chunk and any batch
+    larger than the thread count takes several chunks (else 4 MB: the random geometries here
+    take one chunk). `direct`: GEMMs image by image on the NCHW arrays, or one per chunk
+    (None: as the backend chooses). The kept work buffer starts out full of NaN, so a kernel
+    that read scratch space before writing it would fail the comparisons.
+    """
     from scratchgen.backend import cython_conv
 
-    before, cython_conv.CHUNK_BYTES = cython_conv.CHUNK_BYTES, nbytes
+    before = cython_conv.CHUNK_BYTES, cython_conv.DIRECT
+    cython_conv.CHUNK_BYTES = 1 if small_chunks else 2**22
+    cython_conv.DIRECT = direct
+    cython_conv._kept.buffer = np.full(2**23, 0xFF, np.uint8)   # NaN as float32 and float64
     try:
         yield
     finally:
-        cython_conv.CHUNK_BYTES = before
+        cython_conv.CHUNK_BYTES, cython_conv.DIRECT = before
 
 
 def with_layout(x, layout):
@@ -121,7 +131,7 @@ def _axis(draw, transposed):
 
 @st.composite
 def conv_cases(draw):
-    """(geometry, dtype, seed, layouts of the two inputs, small_chunks)."""
+    """(geometry, dtype, seed, layouts of the two inputs, (small_chunks, direct))."""
     groups = draw(st.integers(1, 3))
     C_in, C_out = groups * draw(st.integers(1, 3)), groups * draw(st.integers(1, 3))
     transposed = draw(st.booleans())
@@ -130,8 +140,8 @@ def conv_cases(draw):
     g = ConvGeometry(draw(st.integers(1, 5)), C_in, H, W, C_out, KH, KW, (sh, sw), (ph, pw),
                      (dh, dw), groups, H_out=H_out, W_out=W_out)
     layouts = (draw(st.sampled_from(LAYOUTS)), draw(st.sampled_from(LAYOUTS)))
-    return (g, draw(st.sampled_from(DTYPES)), draw(st.integers(0, 2**32 - 1)), layouts,
-            draw(st.booleans()))
+    path = (draw(st.booleans()), draw(st.sampled_from([None, False, True])))
+    return g, draw(st.sampled_from(DTYPES)), draw(st.integers(0, 2**32 - 1)), layouts, path
 
 
 def _window_is_padding(o, size, k, s, p, d):
@@ -174,11 +184,11 @@ def random(rng, shape, dtype, ties=False):
 @examples
 @given(conv_cases(), st.booleans())
 def test_conv2d_matches_numpy(case, with_bias):
-    g, dtype, seed, (x_layout, w_layout), small_chunks = case
+    g, dtype, seed, (x_layout, w_layout), path = case
     rng = np.random.default_rng(seed)
     x, w = random(rng, g.x_shape, dtype), random(rng, g.w_shape, dtype)
     b = random(rng, (g.C_out,), dtype) if with_bias else None
-    with chunk_bytes(1 if small_chunks else 2**22):
+    with conv_path(*path):
         got = cython().conv2d(with_layout(x, x_layout), with_layout(w, w_layout), b, g)
     magnitude = numpy_conv.conv2d(np.abs(x.astype(np.float64)), np.abs(w.astype(np.float64)),
                                   None if b is None else np.abs(b.astype(np.float64)), g)
@@ -189,10 +199,10 @@ def test_conv2d_matches_numpy(case, with_bias):
 @examples
 @given(conv_cases())
 def test_conv2d_backward_data_matches_numpy(case):
-    g, dtype, seed, (gy_layout, w_layout), small_chunks = case
+    g, dtype, seed, (gy_layout, w_layout), path = case
     rng = np.random.default_rng(seed)
     grad_y, w = random(rng, g.y_shape, dtype), random(rng, g.w_shape, dtype)
-    with chunk_bytes(1 if small_chunks else 2**22):
+    with conv_path(*path):
         got = cython().conv2d_backward_data(with_layout(grad_y, gy_layout),
                                             with_layout(w, w_layout), g)
     magnitude = numpy_conv.conv2d_backward_data(np.abs(grad_y.astype(np.float64)),
@@ -204,10 +214,10 @@ def test_conv2d_backward_data_matches_numpy(case):
 @examples
 @given(conv_cases())
 def test_conv2d_backward_weight_matches_numpy(case):
-    g, dtype, seed, (gy_layout, x_layout), small_chunks = case
+    g, dtype, seed, (gy_layout, x_layout), path = case
     rng = np.random.default_rng(seed)
     grad_y, x = random(rng, g.y_shape, dtype), random(rng, g.x_shape, dtype)
-    with chunk_bytes(1 if small_chunks else 2**22):
+    with conv_path(*path):
         got = cython().conv2d_backward_weight(with_layout(grad_y, gy_layout),
                                               with_layout(x, x_layout), g)
     magnitude = numpy_conv.conv2d_backward_weight(np.abs(grad_y.astype(np.float64)),
@@ -236,7 +246,8 @@ def test_im2col_and_col2im_kernels_match_numpy(case):
 
 @needs_kernels
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("nbytes", [1, 2**22])
+@pytest.mark.parametrize("small_chunks", [True, False])
+@pytest.mark.parametrize("direct", [False, True])
 @pytest.mark.parametrize(("C_in", "C_out", "H", "k", "s", "p", "groups", "H_out"), [
     (1, 64, 28, 4, 2, 1, 1, None),      # the layers of a DCGAN on 28x28 images
     (64, 128, 14, 4, 2, 1, 1, None),
@@ -245,15 +256,41 @@ def test_im2col_and_col2im_kernels_match_numpy(case):
     (32, 48, 9, 3, 1, 1, 4, None),      # grouped
     (24, 16, 8, 1, 1, 0, 1, None),      # 1x1
 ])
-def test_layer_sized_convolutions_match_numpy(dtype, nbytes, C_in, C_out, H, k, s, p, groups,
-                                              H_out):
+def test_layer_sized_convolutions_match_numpy(dtype, small_chunks, direct, C_in, C_out, H, k,
+                                              s, p, groups, H_out):
     g = ConvGeometry(3, C_in, H, H, C_out, k, k, (s, s), (p, p), (1, 1), groups, H_out=H_out,
                      W_out=H_out)
     rng = np.random.default_rng(7)
     x, w = random(rng, g.x_shape, dtype), random(rng, g.w_shape, dtype)
     b, grad_y = random(rng, (C_out,), dtype), random(rng, g.y_shape, dtype)
     x64, w64, gy64 = (np.abs(a.astype(np.float64)) for a in (x, w, grad_y))
-    with chunk_bytes(nbytes):
+    with conv_path(small_chunks, direct):
+        assert_close(cython().conv2d(x, w, b, g), numpy().conv2d(x, w, b, g),
+                     numpy_conv.conv2d(x64, w64, np.abs(b.astype(np.float64)), g))
+        assert_close(cython().conv2d_backward_data(grad_y, w, g),
+                     numpy().conv2d_backward_data(grad_y, w, g),
+                     numpy_conv.conv2d_backward_data(gy64, w64, g))
+        assert_close(cython().conv2d_backward_weight(grad_y, x, g),
+                     numpy().conv2d_backward_weight(grad_y, x, g),
+                     numpy_conv.conv2d_backward_weight(gy64, x64, g))
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("direct", [False, True])
+@pytest.mark.parametrize(("groups", "H_out"), [
+    (1, None),      # 1x1, stride 1, no padding: direct GEMMs read x itself, no unfolding
+    (2, None),
+    (1, 5),         # ... unless some input rows are read by no window (a conv_transpose2d
+])                  # with dilation 2 and output_padding 1): then it unfolds
+def test_pointwise_convolutions_match_numpy(dtype, direct, groups, H_out):
+    g = ConvGeometry(5, 4, 6, 6, 6, 1, 1, (1, 1), (0, 0), (2, 2), groups, H_out=H_out,
+                     W_out=H_out)
+    rng = np.random.default_rng(11)
+    x, w = random(rng, g.x_shape, dtype), random(rng, g.w_shape, dtype)
+    b, grad_y = random(rng, (g.C_out,), dtype), random(rng, g.y_shape, dtype)
+    x64, w64, gy64 = (np.abs(a.astype(np.float64)) for a in (x, w, grad_y))
+    with conv_path(True, direct):
         assert_close(cython().conv2d(x, w, b, g), numpy().conv2d(x, w, b, g),
                      numpy_conv.conv2d(x64, w64, np.abs(b.astype(np.float64)), g))
         assert_close(cython().conv2d_backward_data(grad_y, w, g),

@@ -8,6 +8,8 @@ which an empty array does not have), allocates the output and calls the kernel i
 ``scratchgen/_kernels/_conv.pyx`` or ``_pool.pyx``.
 """
 
+import threading
+
 import numpy as np
 
 from .._kernels import _blas, _conv, _pool
@@ -17,9 +19,23 @@ _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _BLAS_INT_MAX = 2**31 - 1
 
 # The conv kernels unfold a chunk of images at a time into one column buffer (K rows,
-# chunk * H_out * W_out columns) and multiply it in one GEMM. A chunk sized to a few MB keeps
-# the buffer in cache between im2col and the GEMM; it holds at least one image per thread.
-CHUNK_BYTES = 4 * 2**20
+# chunk * H_out * W_out columns) and multiply it in one GEMM. CHUNK_BYTES bounds the chunk's
+# buffers, which hold at least one image per thread (see `chunk_images`). Smaller chunks stay
+# closer to the cache (one thread ran 15% faster with 4 MB); each chunk costs a hand-over
+# from OpenMP's threads to BLAS's and back, which stalls for a scheduler time slice when
+# other processes hold the cores (there 16-32 MB ran fastest). On an idle 2-core machine
+# 4-32 MB ran alike. (A 64x64-channel 3x3 conv on 32x32 images: 6 images per chunk.)
+CHUNK_BYTES = 16 * 2**20
+# Windows of at most this many values (K/G) are multiplied image by image (see
+# `direct_products`); DIRECT = True or False forces one way for every geometry.
+DIRECT_MAX_K = 64
+DIRECT = None
+# Each thread keeps the conv kernels' work buffer (columns, products) between calls, up to
+# this size. NOTE: a fresh buffer of several MB comes from mmap, and touching its pages for
+# the first time cost more than the im2col that fills them (a small CNN's training step ran
+# 20% faster with the buffer kept). Larger buffers are freed after the call.
+KEEP_WORK_BYTES = 64 * 2**20
+_kept = threading.local()
 
 
 def _one_float_dtype(arrays):
@@ -72,6 +88,22 @@ def _check(op, g, pooling=False, **arrays):
                              f"{expected[name]}")
 
 
+def direct_products(g):
+    """Whether the conv kernels multiply image by image on the NCHW arrays (see _conv.pyx).
+
+    Worth it when each window has few values (K/G = C_in/G * KH * KW small): the product is
+    then cheap next to copying it between layouts, and small enough that BLAS runs it in
+    one thread anyway; and for 1x1 convolutions, whose GEMMs then read the images
+    themselves. `DIRECT`, when not None, overrides the choice (the tests use it).
+    """
+    if DIRECT is not None:
+        return DIRECT
+    # A 1x1 convolution with stride 1 and no padding needs no unfolding when direct.
+    pointwise = (g.KH, g.KW, g.stride, g.padding, g.H_out, g.W_out) == (
+        1, 1, (1, 1), (0, 0), g.H, g.W)
+    return pointwise or g.C_in // g.groups * g.KH * g.KW <= DIRECT_MAX_K
+
+
 def chunk_images(g, itemsize):
     """How many images the conv kernels unfold and multiply at once.
 
@@ -86,6 +118,19 @@ def chunk_images(g, itemsize):
     return max(1, min(chunk, g.N, _BLAS_INT_MAX // L))
 
 
+def _work(g, chunk, dtype):
+    """A work buffer for the conv kernels: `_conv.work_size` values of `dtype`, this thread's
+    kept buffer when it is large enough (its contents are garbage; the kernels overwrite)."""
+    # (The kernels write into it unchecked: its size comes from the kernels' own formula.)
+    nbytes = _conv.work_size(g, chunk) * dtype.itemsize
+    if nbytes > KEEP_WORK_BYTES:
+        return np.empty(nbytes, np.uint8).view(dtype)
+    kept = getattr(_kept, "buffer", None)
+    if kept is None or kept.nbytes < nbytes:
+        kept = _kept.buffer = np.empty(nbytes, np.uint8)
+    return kept[:nbytes].view(dtype)
+
+
 # ------------------------------------------------------------------------------ convolution
 
 def conv2d(x, w, b, g):
@@ -98,8 +143,9 @@ def conv2d(x, w, b, g):
             y += b.reshape(1, -1, 1, 1)
         return y
     y = np.empty(g.y_shape, dtype=x.dtype)                           # (N, C_out, H_out, W_out)
+    chunk = chunk_images(g, x.itemsize)
     _conv.conv2d(_contiguous(x), _contiguous(w), None if b is None else _contiguous(b), y, g,
-                 chunk_images(g, x.itemsize))
+                 chunk, direct_products(g), _work(g, chunk, x.dtype))
     return y
 
 
@@ -109,8 +155,9 @@ def conv2d_backward_data(grad_y, w, g):
     if grad_y.size == 0 or w.size == 0 or 0 in g.x_shape:
         return np.zeros(g.x_shape, dtype=grad_y.dtype)
     grad_x = np.empty(g.x_shape, dtype=grad_y.dtype)                 # (N, C_in, H, W)
-    _conv.conv2d_backward_data(_contiguous(grad_y), _contiguous(w), grad_x, g,
-                               chunk_images(g, grad_y.itemsize))
+    chunk = chunk_images(g, grad_y.itemsize)
+    _conv.conv2d_backward_data(_contiguous(grad_y), _contiguous(w), grad_x, g, chunk,
+                               direct_products(g), _work(g, chunk, grad_y.dtype))
     return grad_x
 
 
@@ -120,8 +167,9 @@ def conv2d_backward_weight(grad_y, x, g):
     if grad_y.size == 0 or x.size == 0 or 0 in g.w_shape:
         return np.zeros(g.w_shape, dtype=x.dtype)
     grad_w = np.empty(g.w_shape, dtype=x.dtype)                      # (C_out, C_in/G, KH, KW)
-    _conv.conv2d_backward_weight(_contiguous(grad_y), _contiguous(x), grad_w, g,
-                                 chunk_images(g, x.itemsize))
+    chunk = chunk_images(g, x.itemsize)
+    _conv.conv2d_backward_weight(_contiguous(grad_y), _contiguous(x), grad_w, g, chunk,
+                                 direct_products(g), _work(g, chunk, x.dtype))
     return grad_w
 
 
