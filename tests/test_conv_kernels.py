@@ -377,8 +377,22 @@ def test_max_pool2d_window_of_padding(dtype):
     y, argmax = cython().max_pool2d(x, g)
     np.testing.assert_array_equal(y, numpy().max_pool2d(x, g)[0])    # -inf, as the twin
     np.testing.assert_array_equal(argmax, -1)
-    grad_x = cython().max_pool2d_backward(np.ones(g.y_shape, dtype), argmax, g)
-    np.testing.assert_array_equal(grad_x, 0)                         # nothing to receive it
+    np.testing.assert_array_equal(numpy().max_pool2d(x, g)[1], -1)
+    for backend in (cython(), numpy()):
+        grad_x = backend.max_pool2d_backward(np.ones(g.y_shape, dtype), argmax, g)
+        np.testing.assert_array_equal(grad_x, 0)                     # nothing to receive it
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool2d_minus_infinity_beats_padding(dtype):
+    # Every input is -inf, as is the padding: the first tap inside the input wins the tie.
+    g = ConvGeometry(1, 1, 2, 3, 1, 3, 3, (1, 1), (1, 1), (1, 1), groups=1)
+    x = np.full((1, 1, 2, 3), -np.inf, dtype=dtype)
+    for backend in (cython(), numpy()):
+        y, argmax = backend.max_pool2d(x, g)
+        assert np.all(y == -np.inf)
+        np.testing.assert_array_equal(argmax[0, 0], [[0, 0, 1], [0, 0, 1]])
 
 
 # ------------------------------------------------------------ empty shapes, other inputs

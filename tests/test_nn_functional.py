@@ -120,3 +120,21 @@ def test_gradient_penalty_through_convolutions_matches_torch():
         expected = np.zeros(mine.shape) if ref.grad is None else ref.grad.numpy()
         np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-12)
     assert np.abs(w1.grad.data).sum() > 0
+
+
+@pytest.mark.parametrize("backend_name", ["numpy", "cython"])
+def test_max_pool2d_window_of_padding_has_no_gradient(backend_name):
+    # Dilation 2 over a 1-row input padded by one row: the one output row reads rows -1 and
+    # 1, neither of which exists, so its max is -inf and no input receives its gradient,
+    # nor, in the double backward, does its gradient receive anything.
+    if backend_name not in sg.backend.available():
+        pytest.skip("compiled kernels not built")
+    with sg.backend.use(backend_name):
+        x = sg.tensor(np.array([[[[3.0, -4.0]]]]), requires_grad=True)
+        y = F.max_pool2d(x, (2, 1), stride=1, padding=(1, 0), dilation=(2, 1))
+        assert y.shape == (1, 1, 1, 2) and np.all(y.data == -np.inf)
+        g = sg.tensor(np.ones(y.shape), requires_grad=True)
+        (grad_x,) = sg.grad(y, x, grad_outputs=g, create_graph=True)
+        np.testing.assert_array_equal(grad_x.data, 0.0)
+        (grad_g,) = sg.grad((grad_x * sg.tensor(np.array([[[[5.0, 7.0]]]]))).sum(), g)
+        np.testing.assert_array_equal(grad_g.data, 0.0)

@@ -178,8 +178,8 @@ def conv2d_backward_weight(grad_y, x, g):
 def max_pool2d(x, g):
     """(y, argmax), each (N, C, H_out, W_out); argmax int64 flat indices h * W + w.
 
-    NOTE: a window of padding alone (dilation can make one) has max -inf, as in the twin,
-    and argmax -1, where the twin returns the index of a padding position.
+    A window of padding alone (dilation can make one) has max -inf and argmax -1, as in
+    the twin.
     """
     _check("max_pool2d", g, pooling=True, x=x)
     if 0 in g.y_shape:

@@ -97,27 +97,39 @@ def max_pool2d(x, g):
 
     y: (N, C, H_out, W_out); argmax: int64, same shape, the flat index ``h * W + w`` of the
     winning input in its (H, W) plane (ties go to the first window position, as in PyTorch).
+    A window of padding alone (dilation can make one) has max -inf and argmax -1.
     """
     N, C = x.shape[:2]
+    L = g.H_out * g.W_out
     planes = x.reshape(N * C, 1, g.H, g.W)
-    cols = im2col(planes, g, pad_value=-np.inf).reshape(N * C, g.KH * g.KW, -1)
+    cols = im2col(planes, g, pad_value=-np.inf).reshape(N * C, g.KH * g.KW, L)
     tap = np.argmax(cols, axis=1)                                     # (N*C, L)
     y = np.take_along_axis(cols, tap[:, None, :], axis=1)[:, 0]
+    # Padding reads -inf, so it wins only where every input of the window is -inf too (or
+    # the window has none): then the first tap inside the input wins the tie.
+    inside = im2col(np.ones((1, 1, g.H, g.W)), g)[0] > 0              # (KH*KW, L)
+    lost_to_padding = ~np.take_along_axis(inside, tap, axis=0) if N * C else tap < 0
+    tap = np.where(lost_to_padding, np.argmax(inside, axis=0), tap)
     # Turn (tap, output pixel) into the input's (h, w).
     i, j = np.divmod(tap, g.KW)
-    p_h, p_w = np.divmod(np.arange(g.H_out * g.W_out), g.W_out)
+    p_h, p_w = np.divmod(np.arange(L), g.W_out)
     h = p_h * g.stride[0] - g.padding[0] + i * g.dilation[0]
     w = p_w * g.stride[1] - g.padding[1] + j * g.dilation[1]
-    return y.reshape(N, C, g.H_out, g.W_out), (h * g.W + w).reshape(N, C, g.H_out, g.W_out)
+    argmax = np.where(inside.any(axis=0), h * g.W + w, -1)
+    return y.reshape(N, C, g.H_out, g.W_out), argmax.reshape(N, C, g.H_out, g.W_out)
 
 
 def max_pool2d_backward(grad_y, argmax, g):
     """dL/dx of max pooling: each output's gradient goes to its winning input (adding up where
-    one input wins several overlapping windows)."""
+    one input wins several overlapping windows; argmax -1, a window of padding alone, gives
+    its gradient to no input)."""
     N, C = grad_y.shape[:2]
     plane = g.H * g.W
-    flat = (argmax.reshape(N * C, -1) + plane * np.arange(N * C)[:, None]).ravel()
-    grad_x = np.bincount(flat, weights=grad_y.ravel(), minlength=N * C * plane)
+    argmax = argmax.reshape(N * C, -1)
+    won = argmax >= 0
+    flat = (np.where(won, argmax, 0) + plane * np.arange(N * C)[:, None]).ravel()
+    weights = np.where(won, grad_y.reshape(N * C, -1), 0).ravel()
+    grad_x = np.bincount(flat, weights=weights, minlength=N * C * plane)
     return grad_x.astype(grad_y.dtype).reshape(N, C, g.H, g.W)
 
 

@@ -36,7 +36,12 @@ class MaxPool2dBackward(Function):
         N, C, H_out, W_out = self.argmax.shape
         planes = grad_out.reshape(N * C, -1)                     # (N*C, H*W)
         rows = np.arange(N * C)[:, None]
-        return planes[rows, self.argmax.reshape(N * C, -1)].reshape(N, C, H_out, W_out)
+        index = self.argmax.reshape(N * C, -1)
+        won = index >= 0            # -1: a window of padding alone, which received nothing
+        if won.all():
+            return planes[rows, index].reshape(N, C, H_out, W_out)
+        gathered = planes[rows, np.where(won, index, 0)] * won.astype(grad_out.data.dtype)
+        return gathered.reshape(N, C, H_out, W_out)
 
 
 class AvgPool2d(Function):
