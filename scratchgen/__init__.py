@@ -41,4 +41,6 @@ __all__ = [
     "minimum", "no_grad", "ones", "ones_like", "rand", "rand_like", "randn", "randn_like",
     "save", "set_grad_enabled", "show_config", "split", "stack", "tensor", "to_dot", "where", "zeros",
     "zeros_like",
+    # subpackages
+    "backend", "data", "nn", "optim",
 ]

@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 import scratchgen as sg
 from scratchgen.gp import kernels
-from scratchgen.gp.kernels_periodic import Cos, Sin
-from scratchgen.testing import gradcheck, gradgradcheck
+from scratchgen.testing import gradcheck
 
 # name -> (scratchgen kernel, scikit-learn kernel or None), built from hyperparameters u in
 # (0.3, 3) and the input dimension d. ARD length scales use the first d entries of u.
@@ -155,13 +154,6 @@ def test_matern_and_periodic_gradients_at_coinciding_points_are_finite():
         theta = sg.tensor(k.theta, requires_grad=True)
         (g_theta,) = sg.grad(k.tensor(X, theta=theta).sum(), theta)
         np.testing.assert_allclose(g_theta.data, k(X, eval_gradient=True)[1].sum(axis=(0, 1)))
-
-
-def test_sin_cos_ops_first_and_second_order():
-    x = sg.tensor(np.linspace(-3, 3, 7), requires_grad=True)
-    for op in (Sin, Cos):
-        assert gradcheck(lambda t, op=op: op.apply(t), [x])
-        assert gradgradcheck(lambda t, op=op: op.apply(t), [x])
 
 
 def test_pairwise_contraction_is_exact_for_large_offsets():

@@ -269,6 +269,12 @@ class Tensor:
     def tanh(self):
         return _ew.Tanh.apply(self)
 
+    def sin(self):
+        return _ew.Sin.apply(self)
+
+    def cos(self):
+        return _ew.Cos.apply(self)
+
     def sigmoid(self):
         return _ew.Sigmoid.apply(self)
 

@@ -1,4 +1,4 @@
-"""The periodic kernel ExpSineSquared (alias Periodic), and the sine and cosine ops it needs.
+"""The periodic kernel ExpSineSquared (alias Periodic).
 
     k(x, x') = exp(-2 sin^2(pi d / p) / l^2),     d = |x - x'|  (Euclidean),
 
@@ -10,36 +10,11 @@
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from .kernels_base import Kernel, bounds_value, positive_value, safe_sqrt
 from .linalg import frobenius_dot
 
 __all__ = ["ExpSineSquared"]
-
-
-# NOTE: sin and cos belong with the other elementwise ops in scratchgen/ops/elementwise.py;
-# they live here, next to their only user, until they move there.
-class Sin(Function):
-    """y = sin(x).  dL/dx = g * cos(x)."""
-
-    def forward(self, x):
-        return np.sin(x)
-
-    def backward(self, grad_out):
-        (x,) = self.inputs
-        return grad_out * Cos.apply(x)
-
-
-class Cos(Function):
-    """y = cos(x).  dL/dx = -g * sin(x)."""
-
-    def forward(self, x):
-        return np.cos(x)
-
-    def backward(self, grad_out):
-        (x,) = self.inputs
-        return -grad_out * Sin.apply(x)
 
 
 class ExpSineSquared(Kernel):
@@ -95,7 +70,7 @@ class ExpSineSquared(Kernel):
         Yt = X if Y is None else Y
         diff = X.reshape(n, 1, dim) - Yt.reshape(1, Yt.shape[0], dim)
         d = safe_sqrt((diff * diff).sum(axis=2))          # |x - x'|
-        s = Sin.apply(np.pi * d / params["periodicity"])
+        s = (np.pi * d / params["periodicity"]).sin()
         return (-2.0 * s * s / (params["length_scale"] * params["length_scale"])).exp()
 
     def _tensor_diag(self, X, theta):

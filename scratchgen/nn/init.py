@@ -6,8 +6,6 @@ PyTorch's conventions for fan_in/fan_out of convolution weights.
 """
 import math
 
-import numpy as np
-
 from ..factories import _generator
 
 

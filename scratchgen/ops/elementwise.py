@@ -198,6 +198,28 @@ class Tanh(Function):
         return grad_out * (1.0 - y * y)
 
 
+class Sin(Function):
+    """y = sin(x).  dL/dx = g * cos(x)."""
+
+    def forward(self, x):
+        return np.sin(x)
+
+    def backward(self, grad_out):
+        (x,) = self.inputs
+        return grad_out * Cos.apply(x)
+
+
+class Cos(Function):
+    """y = cos(x).  dL/dx = -g * sin(x)."""
+
+    def forward(self, x):
+        return np.cos(x)
+
+    def backward(self, grad_out):
+        (x,) = self.inputs
+        return -grad_out * Sin.apply(x)
+
+
 class Sigmoid(Function):
     """y = 1 / (1 + exp(-x)).  dL/dx = g * y * (1 - y).
 

@@ -277,6 +277,8 @@ OPS = [
     OpSpec("sqrt", lambda a: a.sqrt(), unary(0.5, 3.0), lambda t, a: a.sqrt()),
     OpSpec("abs", lambda a: a.abs(), unary(avoid=(0.0,)), lambda t, a: a.abs()),
     OpSpec("tanh", lambda a: a.tanh(), unary(), lambda t, a: a.tanh()),
+    OpSpec("sin", lambda a: a.sin(), unary(), lambda t, a: a.sin()),
+    OpSpec("cos", lambda a: a.cos(), unary(), lambda t, a: a.cos()),
     OpSpec("sigmoid", lambda a: a.sigmoid(), unary(-6.0, 6.0), lambda t, a: a.sigmoid()),
     OpSpec("relu", lambda a: a.relu(), unary(avoid=(0.0,)), lambda t, a: t.relu(a)),
     OpSpec("leaky_relu", lambda a: a.leaky_relu(0.1), unary(avoid=(0.0,)),
