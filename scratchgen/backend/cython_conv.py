@@ -31,9 +31,10 @@ CHUNK_BYTES = 16 * 2**20
 DIRECT_MAX_K = 64
 DIRECT = None
 # Each thread keeps the conv kernels' work buffer (columns, products) between calls, up to
-# this size. NOTE: a fresh buffer of several MB comes from mmap, and touching its pages for
-# the first time cost more than the im2col that fills them (a small CNN's training step ran
-# 20% faster with the buffer kept). Larger buffers are freed after the call.
+# this size (it goes when the thread ends). NOTE: a fresh buffer of several MB comes from
+# mmap, and touching its pages for the first time cost more than the im2col that fills them
+# (in a small CNN's training step, its 16->32 conv forward ran 5.3 ms with a fresh buffer,
+# 3.3 ms with the kept one). Larger buffers are freed after the call.
 KEEP_WORK_BYTES = 64 * 2**20
 _kept = threading.local()
 
