@@ -53,15 +53,18 @@ def conv_path(small_chunks, direct):
     `small_chunks`: a chunk budget of 1 byte, so one image per thread per chunk and any batch
     larger than the thread count takes several chunks (else 4 MB: the random geometries here
     take one chunk). `direct`: GEMMs image by image on the NCHW arrays, or one per chunk
-    (None: as the backend chooses). The kept work buffer starts out full of NaN, so a kernel
-    that read scratch space before writing it would fail the comparisons.
+    (None: as the backend chooses). With large chunks the kept work buffer starts out full
+    of NaN, so a kernel that read scratch space before writing it would fail the comparisons;
+    with small chunks it starts out empty, so the first call gets a buffer of exactly the
+    size the kernels asked for, past whose end AddressSanitizer sees any write.
     """
     from scratchgen.backend import cython_conv
 
     before = cython_conv.CHUNK_BYTES, cython_conv.DIRECT
     cython_conv.CHUNK_BYTES = 1 if small_chunks else 2**22
     cython_conv.DIRECT = direct
-    cython_conv._kept.buffer = np.full(2**23, 0xFF, np.uint8)   # NaN as float32 and float64
+    cython_conv._kept.buffer = (None if small_chunks else
+                                np.full(2**23, 0xFF, np.uint8))  # NaN as float32 and float64
     try:
         yield
     finally:
