@@ -180,6 +180,15 @@ cdef inline bint _unfold_is_identity(const Geom* g) noexcept nogil:
             and g.H_out == g.H and g.W_out == g.W)
 
 
+cdef inline floating* _image_block(floating* cols, Py_ssize_t ld, floating* image, bint unfold,
+                                   Py_ssize_t q, Py_ssize_t n, Py_ssize_t Kg,
+                                   Py_ssize_t L) noexcept nogil:
+    """Where a direct GEMM finds image n's columns of group q: in the chunk's buffer (rows
+    `ld` apart) or, for a 1x1 convolution that is not unfolded, in the image itself (rows L
+    apart; `image` is image n's first value)."""
+    return cols + q * Kg * ld + n * L if unfold else image + q * Kg * L
+
+
 cdef inline Py_ssize_t _work_size(Py_ssize_t K, Py_ssize_t C_out, Py_ssize_t L,
                                   Py_ssize_t chunk) noexcept nogil:
     """Values of work buffer a driver needs: a chunk's columns (K, chunk * L), its product or
@@ -208,7 +217,7 @@ cdef void _conv2d(const floating* x, const floating* w, const floating* bias, fl
     cdef Py_ssize_t L = g.H_out * g.W_out, image = g.C * g.H * g.W
     cdef Py_ssize_t Kg = g.C * g.KH * g.KW // groups, Cg = C_out // groups
     cdef Py_ssize_t steps = (N + chunk - 1) // chunk, tiles = (L + TILE - 1) // TILE
-    cdef Py_ssize_t step, n, task, row, q, first, nb, ld, done_first, done_nb, ld_block
+    cdef Py_ssize_t step, n, task, row, q, first, nb, ld, done_first, done_nb
     cdef bint unfold = not (direct and _unfold_is_identity(g))
     cdef const floating* block        # cols_n,q: the columns of image n, group q
     # The chunk's columns (unused when a 1x1 conv reads x itself) and product (unless direct).
@@ -234,12 +243,10 @@ cdef void _conv2d(const floating* x, const floating* w, const floating* bias, fl
             if direct:
                 # y[n]_q = W_q @ cols_n,q: (C_out/G, K/G) @ (K/G, L), for each image n
                 for n in range(nb):
-                    if unfold:
-                        block, ld_block = cols + q * Kg * ld + n * L, ld
-                    else:
-                        block, ld_block = x + (first + n) * image + q * Kg * L, L
-                    _gemm(False, False, Cg, L, Kg, 1, w + q * Cg * Kg, Kg, block, ld_block,
-                          0, y + ((first + n) * C_out + q * Cg) * L, L)
+                    block = _image_block(cols, ld, <floating*> x + (first + n) * image, unfold,
+                                         q, n, Kg, L)
+                    _gemm(False, False, Cg, L, Kg, 1, w + q * Cg * Kg, Kg, block,
+                          ld if unfold else L, 0, y + ((first + n) * C_out + q * Cg) * L, L)
             else:
                 # Y_q^T = cols_q^T @ W_q^T: (nb * L, K/G) @ (K/G, C_out/G), into columns
                 # [q * C_out/G, (q+1) * C_out/G) of the (nb * L, C_out) product. BLAS runs
@@ -257,7 +264,7 @@ cdef void _conv2d_backward_data(const floating* grad_y, const floating* w, float
     cdef Py_ssize_t L = g.H_out * g.W_out, image = g.C * g.H * g.W
     cdef Py_ssize_t Kg = g.C * g.KH * g.KW // groups, Cg = C_out // groups
     cdef Py_ssize_t steps = (N + chunk - 1) // chunk
-    cdef Py_ssize_t step, n, task, row, q, first, nb, ld, done_first, done_nb, ld_block
+    cdef Py_ssize_t step, n, task, row, q, first, nb, ld, done_first, done_nb
     cdef bint unfold = not (direct and _unfold_is_identity(g))
     cdef floating* block              # dL/dcols_n,q, or (not unfold) grad_x[n]_q itself
     # The chunk's columns (unused when a 1x1 conv writes grad_x itself) and gathered G rows.
@@ -278,12 +285,11 @@ cdef void _conv2d_backward_data(const floating* grad_y, const floating* w, float
             if direct:
                 # dL/dcols_n,q = W_q^T @ G[n]_q: (K/G, C_out/G) @ (C_out/G, L), for each image
                 for n in range(nb):
-                    if unfold:
-                        block, ld_block = cols + q * Kg * ld + n * L, ld
-                    else:
-                        block, ld_block = grad_x + (first + n) * image + q * Kg * L, L
+                    block = _image_block(cols, ld, grad_x + (first + n) * image, unfold, q, n,
+                                         Kg, L)
                     _gemm(True, False, Kg, L, Cg, 1, w + q * Cg * Kg, Kg,
-                          grad_y + ((first + n) * C_out + q * Cg) * L, L, 0, block, ld_block)
+                          grad_y + ((first + n) * C_out + q * Cg) * L, L, 0, block,
+                          ld if unfold else L)
             else:
                 # dL/dcols_q = W_q^T @ G_q: (K/G, C_out/G) @ (C_out/G, nb * L)
                 _gemm(True, False, Kg, ld, Cg, 1, w + q * Cg * Kg, Kg, rows + q * Cg * ld, ld,
@@ -302,7 +308,7 @@ cdef void _conv2d_backward_weight(const floating* grad_y, const floating* x, flo
     cdef Py_ssize_t L = g.H_out * g.W_out, image = g.C * g.H * g.W
     cdef Py_ssize_t Kg = g.C * g.KH * g.KW // groups, Cg = C_out // groups
     cdef Py_ssize_t steps = (N + chunk - 1) // chunk
-    cdef Py_ssize_t step, n, task, row, q, k, c, first, nb, ld, ld_block
+    cdef Py_ssize_t step, n, task, row, q, k, c, first, nb, ld
     cdef bint unfold = not (direct and _unfold_is_identity(g))
     cdef const floating* block        # cols_n,q: the columns of image n, group q
     cdef floating* cols = work
@@ -322,11 +328,9 @@ cdef void _conv2d_backward_weight(const floating* grad_y, const floating* x, flo
         for q in range(groups):
             if direct:
                 for n in range(nb):     # (K/G, L) @ (L, C_out/G)
-                    if unfold:
-                        block, ld_block = cols + q * Kg * ld + n * L, ld
-                    else:
-                        block, ld_block = x + (first + n) * image + q * Kg * L, L
-                    _gemm(False, True, Kg, Cg, L, 1, block, ld_block,
+                    block = _image_block(cols, ld, <floating*> x + (first + n) * image, unfold,
+                                         q, n, Kg, L)
+                    _gemm(False, True, Kg, Cg, L, 1, block, ld if unfold else L,
                           grad_y + ((first + n) * C_out + q * Cg) * L, L,
                           0 if first + n == 0 else 1, grad_wt + q * Kg * Cg, Cg)
             else:                       # (K/G, nb * L) @ (nb * L, C_out/G)
