@@ -18,13 +18,17 @@ __all__ = ["NotPositiveDefiniteError", "cholesky_with_jitter", "frobenius_dot", 
 # NOTE: NumPy and SciPy each ship their own OpenBLAS, with its own thread pool, whose idle
 # threads spin for a while after every call. The likelihood loop calls SciPy's LAPACK; when
 # its kernel gradients also called NumPy's BLAS (np.vdot, @), the two pools took turns
-# spinning on the cores the other needed, and a fit ran 20-25% slower. So the n x n products
-# of that loop go through SciPy's BLAS too, by the two helpers below.
+# spinning on the cores the other needed (bench_gp's n=2000, d=1 fit: 6.0 s, against 4.4 s
+# without). So the n x n products of that loop go through SciPy's BLAS too, by the two
+# helpers below.
 
 
 def frobenius_dot(A, B):
     """sum_ij A_ij B_ij of two float64 arrays of one shape, by SciPy's BLAS when both are
     C-contiguous (else NumPy's vdot)."""
+    if A.shape != B.shape:
+        raise ValueError(f"frobenius_dot: the arrays must have one shape, got {A.shape} and "
+                         f"{B.shape}")
     if A.dtype == B.dtype == np.float64 and A.flags.c_contiguous and B.flags.c_contiguous:
         return float(blas.ddot(A.reshape(-1), B.reshape(-1)))
     return float(np.vdot(A, B))
@@ -36,6 +40,9 @@ def matmul(A, B):
     A's transpose is Fortran-ordered, which BLAS reads in place: dgemm computes
     (A^T)^T B without copying A.
     """
+    if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0]:
+        raise ValueError(f"matmul: expected matrices (n, k) and (k, d), got shapes {A.shape} "
+                         f"and {B.shape}")
     if A.dtype != np.float64 or not A.flags.c_contiguous:
         return A @ B
     return blas.dgemm(1.0, A.T, B, trans_a=True)
