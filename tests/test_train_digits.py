@@ -2,7 +2,6 @@
 digits reach at least 95% held-out accuracy, each well within 30 s on 2 cores."""
 import time
 
-import numpy as np
 import pytest
 
 import scratchgen as sg

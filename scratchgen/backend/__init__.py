@@ -73,6 +73,7 @@ try:
     # (Absolute imports: an error names the missing module, e.g. scratchgen._kernels._blas.)
     import scratchgen._kernels._blas as _blas
     import scratchgen._kernels._conv  # noqa: F401  (CythonBackend's conv kernels)
+    import scratchgen._kernels._gp  # noqa: F401  (its Gaussian-process passes)
     import scratchgen._kernels._pool  # noqa: F401  (and its pooling kernels)
 except ImportError as exc:
     _kernels_error = exc

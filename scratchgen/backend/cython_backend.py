@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .._kernels import _blas
+from .._kernels import _blas, _gp
 from . import cython_conv
 from .numpy_backend import NumpyBackend
 
@@ -96,6 +96,37 @@ class CythonBackend(NumpyBackend):
         if not cython_conv.pool_fits(geometry, grad_y):
             return super().avg_pool2d_backward(grad_y, geometry, count_include_pad)
         return cython_conv.avg_pool2d_backward(grad_y, geometry, count_include_pad)
+
+    # Gaussian processes. A square, non-empty float64 C-contiguous matrix (the other
+    # operands are made to fit) runs on _kernels/_gp.pyx; anything else on the NumPy twin.
+    def flush_tiny_upper(self, m, row_scale, col_scale):
+        """Zero m[i, j], j > i, where |m[i, j]| < row_scale[i] * col_scale[j]; return the count."""
+        if not _gp_square_fits(m) or not m.flags.writeable:
+            return super().flush_tiny_upper(m, row_scale, col_scale)
+        return _gp.flush_tiny_upper(m, _gp_vector(row_scale, m), _gp_vector(col_scale, m))
+
+    def sqdist_contraction_upper(self, w, h, z):
+        """sum_{i<j} w_ij h_ij (z_ik - z_jk)^2 for each column k of z: shape (d,)."""
+        if not (_gp_square_fits(w) and _gp_square_fits(h) and h.shape == w.shape
+                and z.ndim == 2 and z.shape[0] == w.shape[0] and z.shape[1] > 0):
+            return super().sqdist_contraction_upper(w, h, z)
+        zt = np.ascontiguousarray(z.T, dtype=np.float64)   # (d, n)
+        row_sums = np.empty((w.shape[0], zt.shape[0]))      # (n, d)
+        _gp.sqdist_contraction_upper(w, h, zt, row_sums)
+        return row_sums.sum(axis=0)
+
+
+def _gp_square_fits(m):
+    """Whether `m` is a matrix the GP kernels take as it is."""
+    return (type(m) is np.ndarray and m.dtype == np.float64 and m.ndim == 2
+            and m.shape[0] == m.shape[1] and m.shape[0] > 0 and m.flags.c_contiguous
+            and m.flags.aligned)
+
+
+def _gp_vector(v, m):
+    """`v` as a contiguous float64 vector of m's size (broadcasting a scalar)."""
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(v, dtype=np.float64),
+                                                (m.shape[0],)))
 
 
 def _blas_batch_shape(a, b):

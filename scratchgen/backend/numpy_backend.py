@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from . import numpy_conv
+from . import numpy_conv, numpy_gp
 
 
 class NumpyBackend:
@@ -63,6 +63,16 @@ class NumpyBackend:
     def avg_pool2d_backward(self, grad_y, geometry, count_include_pad):
         """grad_y / count spread over each window: (N, C, H, W)."""
         return numpy_conv.avg_pool2d_backward(grad_y, geometry, count_include_pad)
+
+    # Gaussian processes: in-place and reducing passes over the strict upper triangle of a
+    # square float64 matrix; the math is in numpy_gp.py.
+    def flush_tiny_upper(self, m, row_scale, col_scale):
+        """Zero m[i, j], j > i, where |m[i, j]| < row_scale[i] * col_scale[j]; return the count."""
+        return numpy_gp.flush_tiny_upper(m, row_scale, col_scale)
+
+    def sqdist_contraction_upper(self, w, h, z):
+        """sum_{i<j} w_ij h_ij (z_ik - z_jk)^2 for each column k of z: shape (d,)."""
+        return numpy_gp.sqdist_contraction_upper(w, h, z)
 
     def __repr__(self):
         return f"<scratchgen backend {self.name!r}>"

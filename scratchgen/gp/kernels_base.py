@@ -12,7 +12,9 @@ Every kernel answers these questions about a 2-D input ``X`` of shape (n, d):
 ``k(X, eval_gradient=True)``  (K, dK), dK of shape (n, n, n_free) as scikit-learn returns it
 ``k.value_and_vjp(X)``        K and a function W -> [sum_ij W_ij dK_ij/dtheta_p]_p: what the
                               log marginal likelihood needs (R&W eq. 5.9), without the
-                              (n, n, n_free) tensor
+                              (n, n, n_free) tensor. Inside, W travels folded into its
+                              upper triangle (``fold_upper``): dK is symmetric, so half of
+                              W says it all, and the likelihood makes it that way directly
 ``k.tensor(X, Y, theta)``     K built from scratchgen Tensor ops, so autograd can
                               differentiate it with respect to theta or to the inputs
 
@@ -26,7 +28,7 @@ import numpy as np
 from ..autograd.tensor import Tensor
 from ..ops.elementwise import where
 
-__all__ = ["Hyperparameter", "Kernel", "check_input"]
+__all__ = ["Hyperparameter", "Kernel", "check_input", "fold_upper"]
 
 
 class Hyperparameter(NamedTuple):
@@ -244,12 +246,21 @@ class Kernel:
 
         The second result is the vector-Jacobian product of K with respect to theta: for
         W = alpha alpha^T - K^-1 it gives twice the gradient of the log marginal likelihood
-        (R&W eq. 5.9) at the cost of a few passes over n x n arrays. ``W`` need not be
-        symmetric. The caller must not modify K in place (the map may read it).
+        (R&W eq. 5.9) at the cost of a few passes over n x n arrays. ``W`` (n, n) need not
+        be symmetric. K may be read-only: the map may still read it.
         """
         X = check_input(X, type(self).__name__)
         self._check_features(X.shape[1])
-        return self._value_and_vjp(X)
+        K, vjp = self._value_and_vjp(X)
+        n = X.shape[0]
+
+        def folded_vjp(W):
+            W = np.asarray(W, dtype=np.float64)
+            if W.shape != (n, n):
+                raise ValueError(f"{type(self).__name__}.value_and_vjp: W must have the shape "
+                                 f"of K, {(n, n)}, got {W.shape}")
+            return vjp(fold_upper(W))
+        return K, folded_vjp
 
     def _check_features(self, n_features):
         """Raise when the kernel's per-dimension hyperparameters do not fit ``n_features``."""
@@ -264,8 +275,14 @@ class Kernel:
         return K, (np.concatenate(blocks, axis=2) if blocks else np.empty((n, n, 0)))
 
     def _value_and_vjp(self, X):
+        """K and the vjp of a W already folded into its upper triangle (``fold_upper``).
+
+        NOTE: a K that the vjp reads is returned read-only; a writeable K is the caller's to
+        overwrite (the composites add to theirs in place, the likelihood factors it).
+        """
         K, cache = self._forward(X, None)
         free = [h.name for h in self._hyper() if not h.fixed]
+        K.flags.writeable = False
 
         def vjp(W):
             parts = [np.atleast_1d(self._vjp(name, W, X, K, cache)) for name in free]
@@ -351,6 +368,17 @@ class Kernel:
         from .kernels_composite import Product, as_kernel
         other = as_kernel(other)
         return NotImplemented if other is None else Product(other, self)
+
+
+def fold_upper(W):
+    """W + W^T - diag(W) in the upper triangle, zeros below: (n, n), C-contiguous.
+
+    Every dK/dtheta is symmetric, so sum_ij W_ij dK_ij = sum_{i<=j} U_ij dK_ij with U this
+    fold of W. The vjps inside the kernels take W folded, and read half of it.
+    """
+    U = np.triu(W + W.T)
+    U[np.diag_indices_from(U)] = np.diag(W)
+    return U
 
 
 def format_value(value):

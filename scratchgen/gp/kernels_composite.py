@@ -136,7 +136,8 @@ class Sum(_Operator):
     def _plus_white(self, X):
         """k1 + White: add the noise to the diagonal instead of adding an n x n s * I."""
         K1, vjp1 = self.k1._value_and_vjp(X)
-        K = K1.copy()                      # vjp1 may still read K1
+        # A read-only K1 is still read by vjp1; a writeable one (c * K2, say) is ours.
+        K = K1 if K1.flags.writeable else K1.copy()
         K[np.diag_indices_from(K)] += self.k2.noise_level
         s = self.k2.noise_level
 

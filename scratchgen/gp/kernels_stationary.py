@@ -10,35 +10,22 @@ Each is K = f(S), a function of
     dK_ij/dlog l_k = h(S_ij) D_ijk,     h(S) = -2 f'(S),
 
 and only h differs between the kernels. For the log marginal likelihood we need
-sum_ij W_ij dK_ij/dlog l_k = sum_ij M_ij (z_ik - z_jk)^2 with M = W * h(S) and z = x / l, which
-``_pairwise_sqdist_contraction`` evaluates with one (n, n) @ (n, d) product instead of an
-(n, n, d) tensor.
+sum_ij W_ij dK_ij/dlog l_k = sum_{i<j} W_ij h(S_ij) (z_ik - z_jk)^2 with z = x / l (W arrives
+folded into its upper triangle, see kernels_base), which the backend's
+``sqdist_contraction_upper`` evaluates in one pass, without the (n, n, d) tensor.
 """
 import math
 
 import numpy as np
 from scipy.spatial.distance import cdist
 
+from .. import backend
 from ..autograd.tensor import Tensor
 from .kernels_base import (Kernel, bounds_value, check_length_scale_features, format_value,
                            positive_value, safe_sqrt)
-from .linalg import frobenius_dot, matmul
+from .linalg import frobenius_dot
 
 __all__ = ["Matern", "RBF", "RationalQuadratic"]
-
-
-def _pairwise_sqdist_contraction(M, Z):
-    """sum_ij M_ij (Z_ik - Z_jk)^2 for each column k, shape (d,).  M: (n, n), Z: (n, d).
-
-    Expanding the square: sum_i r_i z_i^2 + sum_j c_j z_j^2 - 2 z^T M z, with row sums r and
-    column sums c of M. The diagonal of M contributes nothing (z_i - z_i = 0) but would
-    cancel in the expansion, so it is zeroed first; centering Z keeps the terms small.
-    ``M`` is overwritten.
-    """
-    M[np.diag_indices_from(M)] = 0.0
-    Z = Z - Z.mean(axis=0)
-    rc = M.sum(axis=1) + M.sum(axis=0)
-    return rc @ (Z * Z) - 2.0 * np.einsum("ik,ik->k", Z, matmul(M, Z))
 
 
 class _ScaledDistanceKernel(Kernel):
@@ -82,8 +69,9 @@ class _ScaledDistanceKernel(Kernel):
     def _vjp(self, name, W, X, K, cache):
         if name != "length_scale":
             return self._vjp_other(name, W, K, cache)
-        # sum_ij W_ij h_ij D_ijk for each k; one length scale for all k takes their sum.
-        g = _pairwise_sqdist_contraction(W * self._h(K, cache), X / self.length_scale)
+        # sum_{i<j} W_ij h_ij D_ijk for each k; one length scale for all k takes their sum.
+        g = backend.current().sqdist_contraction_upper(W, self._h(K, cache),
+                                                      X / self.length_scale)
         return g if self.anisotropic else g.sum()
 
     def _tensor_sqdist(self, X, Y, length_scale):

@@ -1,0 +1,92 @@
+"""The Gaussian-process kernels of the backends (``_kernels/_gp.pyx`` against
+``backend/numpy_gp.py``): flushing tiny entries of a triangle, and the squared-distance
+contraction of the length-scale gradient. Skipping: see tests/_kernel_helpers.py."""
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scratchgen import backend
+from tests._kernel_helpers import cython, examples, needs_kernels, numpy
+
+sizes = st.integers(1, 40)
+seeds = st.integers(0, 2**16)
+
+
+def spread_matrix(rng, n):
+    """Entries of random sign whose magnitudes spread over 10^-320 ... 10^0, with zeros."""
+    M = rng.standard_normal((n, n)) * 10.0 ** rng.uniform(-320, 0, (n, n))
+    M[rng.random((n, n)) < 0.1] = 0.0
+    return M
+
+
+@examples
+@given(n=sizes, seed=seeds)
+def test_numpy_flush_zeroes_exactly_the_tiny_upper_entries(n, seed):
+    rng = np.random.default_rng(seed)
+    M = spread_matrix(rng, n)
+    row, col = 10.0 ** rng.uniform(-200, -50, n), 10.0 ** rng.uniform(-200, -50, n)
+    before = M.copy()
+    flushed = numpy().flush_tiny_upper(M, row, col)
+    i, j = np.indices((n, n))
+    tiny = (j > i) & (np.abs(before) < np.outer(row, col)) & (before != 0)
+    assert flushed == np.count_nonzero(tiny)
+    np.testing.assert_array_equal(M, np.where(tiny, 0.0, before))
+
+
+@needs_kernels
+@examples
+@given(n=sizes, seed=seeds)
+def test_flush_matches_numpy(n, seed):
+    rng = np.random.default_rng(seed)
+    M = spread_matrix(rng, n)
+    row, col = 10.0 ** rng.uniform(-200, -50, n), 10.0 ** rng.uniform(-200, -50, n)
+    want = M.copy()
+    want_flushed = numpy().flush_tiny_upper(want, row, col)
+    assert cython().flush_tiny_upper(M, row, col) == want_flushed
+    np.testing.assert_array_equal(M, want)
+
+
+@needs_kernels
+def test_flush_takes_scalar_scales_and_other_layouts():
+    rng = np.random.default_rng(0)
+    M = spread_matrix(rng, 9)
+    F = np.asfortranarray(M)                   # not C-contiguous: the NumPy twin runs
+    count = numpy().flush_tiny_upper(M, 1e-100, np.full(9, 1.0))
+    assert cython().flush_tiny_upper(F, 1e-100, 1.0) == count
+    np.testing.assert_array_equal(F, M)
+
+
+def reference_contraction(W, H, Z):
+    """sum_{i<j} W_ij H_ij (Z_ik - Z_jk)^2, term by term."""
+    D = (Z[:, None, :] - Z[None, :, :]) ** 2              # (n, n, d)
+    return np.einsum("ij,ijk->k", np.triu(W * H, 1), D)
+
+
+@examples
+@given(n=sizes, d=st.integers(1, 4), seed=seeds)
+def test_contraction_matches_its_definition(n, d, seed):
+    rng = np.random.default_rng(seed)
+    W, H = rng.standard_normal((n, n)), rng.random((n, n))
+    Z = rng.standard_normal((n, d)) + 100.0 * rng.standard_normal(d)   # off the origin
+    want = reference_contraction(W, H, Z)
+    scale = np.einsum("ij,ijk->k", np.abs(np.triu(W * H, 1)),
+                      (Z[:, None, :] - Z[None, :, :]) ** 2) + 1e-300
+    for name in backend.available():
+        got = backend.get(name).sqdist_contraction_upper(W, H, Z)
+        assert got.shape == (d,)
+        np.testing.assert_array_less(np.abs(got - want), 1e-9 * scale)
+
+
+@needs_kernels
+@examples
+@given(n=sizes, d=st.integers(1, 4), seed=seeds, layout=st.sampled_from(["c", "fortran"]))
+def test_contraction_matches_numpy(n, d, seed, layout):
+    rng = np.random.default_rng(seed)
+    W, H, Z = np.triu(rng.standard_normal((n, n))), rng.random((n, n)), rng.random((n, d))
+    if layout == "fortran":
+        W, H, Z = np.asfortranarray(W), np.asfortranarray(H), np.asfortranarray(Z)
+    got = cython().sqdist_contraction_upper(W, H, Z)
+    want = numpy().sqdist_contraction_upper(W, H, Z)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12 * n * n)
+
