@@ -3,6 +3,7 @@
 contraction of the length-scale gradient. Skipping: see tests/_kernel_helpers.py."""
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -90,3 +91,53 @@ def test_contraction_matches_numpy(n, d, seed, layout):
     want = numpy().sqdist_contraction_upper(W, H, Z)
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12 * n * n)
 
+
+
+@needs_kernels
+@examples
+@given(n=sizes, seed=seeds)
+def test_flush_clears_the_lower_triangle_like_numpy(n, seed):
+    rng = np.random.default_rng(seed)
+    M = spread_matrix(rng, n)
+    want = M.copy()
+    count = numpy().flush_tiny_upper(want, 1e-100, np.ones(n), clear_lower=True)
+    assert np.all(np.tril(want, -1) == 0)
+    assert cython().flush_tiny_upper(M, np.full(n, 1e-100), 1.0, clear_lower=True) == count
+    np.testing.assert_array_equal(M, want)
+
+
+def spd_matrix(rng, n):
+    B = rng.standard_normal((n, n))
+    return np.asfortranarray(B @ B.T / n + 0.5 * np.eye(n))
+
+
+@examples
+@given(n=st.integers(1, 300), seed=seeds)
+def test_cholesky_lower_factors_in_place(n, seed):
+    # Up to 300 columns: more than two of the Cython kernel's 128-column blocks.
+    A = spd_matrix(np.random.default_rng(seed), n)
+    want = np.linalg.cholesky(A)
+    for name in backend.available():
+        F = A.copy(order="F")
+        assert backend.get(name).cholesky_lower(F) == 0
+        np.testing.assert_allclose(np.tril(F), want, rtol=1e-10, atol=1e-12)
+        np.testing.assert_array_equal(np.triu(F, 1), np.triu(A, 1))    # not touched
+
+
+@examples
+@given(n=st.integers(2, 300), seed=seeds, data=st.data())
+def test_cholesky_lower_reports_the_first_indefinite_minor(n, seed, data):
+    A = spd_matrix(np.random.default_rng(seed), n)
+    j = data.draw(st.integers(0, n - 1))
+    A[j, j] = -1.0                          # leading minors of order j + 1 and up: indefinite
+    for name in backend.available():
+        assert backend.get(name).cholesky_lower(A.copy(order="F")) == j + 1
+
+
+def test_cholesky_lower_rejects_what_it_cannot_factor_in_place():
+    A = spd_matrix(np.random.default_rng(0), 5)
+    for name in backend.available():
+        for bad in (np.ascontiguousarray(A), A.astype(np.float32), A[:, :4]):
+            with pytest.raises(ValueError, match="cholesky_lower: expected a writeable, "
+                                                 "Fortran-ordered float64 square matrix"):
+                backend.get(name).cholesky_lower(bad)

@@ -1,31 +1,78 @@
-"""Gaussian-process kernels: the passes over an n x n matrix that a likelihood evaluation
-makes besides LAPACK's.
+"""Gaussian-process kernels: the Cholesky factorization of a likelihood evaluation, and the
+passes over n x n matrices that it makes besides LAPACK's.
 
-The NumPy twins, with the same docstrings, are in ``scratchgen/backend/numpy_gp.py``. Both
-kernels read the strict upper triangle of a C-contiguous square matrix (j > i), which is where
-a symmetric matrix, or a lower-triangular LAPACK result seen through its transpose, keeps
-everything that is not on the diagonal. Rows are independent, so each kernel is a `prange`
-over the rows; their lengths shrink from n - 1 to 0, hence the guided schedule.
+The twins, with the same docstrings, are in ``scratchgen/backend/numpy_gp.py``.
 
-The caller (``scratchgen.backend.cython_backend``) guarantees C-contiguous, non-empty float64
-arrays with matching sizes; nothing here checks that again.
+``cholesky_lower`` factors a Fortran-ordered matrix, as LAPACK does. The two passes read the
+strict upper triangle of a C-contiguous square matrix (j > i), which is where a symmetric
+matrix, or a lower-triangular LAPACK result seen through its transpose, keeps everything that
+is not on the diagonal. Their rows are independent, so each pass is a `prange` over the rows;
+row lengths shrink from n - 1 to 0, hence the guided schedule.
+
+The caller (``scratchgen.backend.cython_backend``) guarantees contiguous, non-empty float64
+arrays with matching sizes below 2**31; nothing here checks that again.
 """
 
 from cython.parallel cimport prange
 from libc.math cimport fabs
+from libc.string cimport memset
+from scipy.linalg.cython_blas cimport dsyrk, dtrsm
+from scipy.linalg.cython_lapack cimport dpotrf
+
+
+def cholesky_lower(double[::1, :] A, int block):
+    """A = L L^T in place: L overwrites A's lower triangle; the strict upper one is not read
+    or written.
+
+    The right-looking blocked algorithm, one LAPACK or BLAS call per step. For each block
+    of ``block`` columns starting at k, with A11 the diagonal block, A21 the rows below it
+    and A22 the trailing matrix:
+
+        L11 = cholesky(A11)            dpotrf
+        L21 = A21 L11^-T               dtrsm
+        A22 = A22 - L21 L21^T          dsyrk (lower triangle)
+
+    Nearly all flops are in the dsyrk updates, which OpenBLAS runs on all its threads at
+    close to GEMM speed: 25 ms for n = 2000 on 2 cores, against 31 ms for its own dpotrf
+    (4 against 10 ms at n = 1000).
+
+    Returns LAPACK's ``info``: 0, or j > 0 when the leading j x j block is not positive
+    definite (A is then partly overwritten).
+    """
+    cdef int n = A.shape[0], lda = A.shape[0], k = 0, b, m, info = 0
+    cdef double one = 1.0, minus_one = -1.0
+    cdef char lower = b'L', right = b'R', trans = b'T', no_trans = b'N'
+    with nogil:
+        while k < n:
+            b = min(block, n - k)
+            dpotrf(&lower, &b, &A[k, k], &lda, &info)
+            if info != 0:
+                info += k
+                break
+            m = n - k - b
+            if m > 0:
+                dtrsm(&right, &lower, &trans, &no_trans, &m, &b, &one, &A[k, k], &lda,
+                      &A[k + b, k], &lda)
+                dsyrk(&lower, &no_trans, &m, &b, &minus_one, &A[k + b, k], &lda, &one,
+                      &A[k + b, k + b], &lda)
+            k += b
+    return info
 
 
 def flush_tiny_upper(double[:, ::1] M, const double[::1] row_scale,
-                     const double[::1] col_scale):
-    """Set M[i, j] = 0 for j > i where |M[i, j]| < row_scale[i] * col_scale[j], in place.
+                     const double[::1] col_scale, bint clear_lower):
+    """Set M[i, j] = 0 for j > i where |M[i, j]| < row_scale[i] * col_scale[j], in place;
+    with ``clear_lower``, also every M[i, j] with j < i.
 
-    Returns the number of entries that were nonzero and are now zero.
+    Returns the number of entries of the upper triangle that were nonzero and are now zero.
     """
     cdef Py_ssize_t n = M.shape[0], i, j
     cdef Py_ssize_t flushed = 0
     cdef double a, r
     with nogil:
         for i in prange(n, schedule="guided"):
+            if clear_lower:
+                memset(&M[i, 0], 0, i * sizeof(double))
             r = row_scale[i]
             for j in range(i + 1, n):
                 a = M[i, j]

@@ -64,11 +64,17 @@ class NumpyBackend:
         """grad_y / count spread over each window: (N, C, H, W)."""
         return numpy_conv.avg_pool2d_backward(grad_y, geometry, count_include_pad)
 
-    # Gaussian processes: in-place and reducing passes over the strict upper triangle of a
-    # square float64 matrix; the math is in numpy_gp.py.
-    def flush_tiny_upper(self, m, row_scale, col_scale):
-        """Zero m[i, j], j > i, where |m[i, j]| < row_scale[i] * col_scale[j]; return the count."""
-        return numpy_gp.flush_tiny_upper(m, row_scale, col_scale)
+    # Gaussian processes: the Cholesky factorization of a Fortran-ordered float64 matrix, and
+    # in-place and reducing passes over the strict upper triangle of a square one; the math
+    # is in numpy_gp.py.
+    def cholesky_lower(self, a):
+        """a = L L^T, L in place of a's lower triangle; returns LAPACK's info (0: success)."""
+        return numpy_gp.cholesky_lower(a)
+
+    def flush_tiny_upper(self, m, row_scale, col_scale, clear_lower=False):
+        """Zero m[i, j], j > i, where |m[i, j]| < row_scale[i] * col_scale[j] (and with
+        ``clear_lower`` the whole strict lower triangle); return the count flushed."""
+        return numpy_gp.flush_tiny_upper(m, row_scale, col_scale, clear_lower)
 
     def sqdist_contraction_upper(self, w, h, z):
         """sum_{i<j} w_ij h_ij (z_ik - z_jk)^2 for each column k of z: shape (d,)."""

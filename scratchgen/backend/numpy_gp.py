@@ -1,32 +1,65 @@
-"""Gaussian-process kernels in NumPy: the reference twins of ``_kernels/_gp.pyx``.
+"""Gaussian-process kernels in NumPy and LAPACK: the reference twins of ``_kernels/_gp.pyx``.
 
-Both act on the strict upper triangle (j > i) of a square float64 matrix. A likelihood
-evaluation of ``scratchgen.gp`` calls them on its n x n matrices between the LAPACK calls:
-``flush_tiny_upper`` on the kernel matrix, its Cholesky factor and the factor's inverse, and
-``sqdist_contraction_upper`` for the length-scale gradient of the stationary kernels.
+A likelihood evaluation of ``scratchgen.gp`` factors its kernel matrix with
+``cholesky_lower``, and between the LAPACK calls makes passes over the strict upper triangle
+(j > i) of its n x n matrices: ``flush_tiny_upper`` on the kernel matrix, its Cholesky factor
+and the factor's inverse, and ``sqdist_contraction_upper`` for the length-scale gradient of
+the stationary kernels.
 """
 
 import numpy as np
+from scipy.linalg import lapack
 
 
-def flush_tiny_upper(M, row_scale, col_scale):
-    """Set M[i, j] = 0 for j > i where |M[i, j]| < row_scale[i] * col_scale[j], in place.
+def cholesky_lower(A):
+    """A = L L^T in place: L overwrites A's lower triangle; the strict upper one is not read
+    or written.
 
     Parameters
     ----------
-    M : ndarray, shape (n, n)
-        float64; its diagonal and lower triangle are neither read nor changed.
-    row_scale, col_scale : ndarray, shape (n,)
+    A : ndarray, shape (n, n)
+        Fortran-ordered float64, symmetric positive definite (its lower triangle is read).
 
     Returns
     -------
     int
-        The number of entries that were nonzero and are now zero.
+        LAPACK's ``info``: 0, or j > 0 when the leading j x j block is not positive definite
+        (A is then partly overwritten).
+    """
+    if not (isinstance(A, np.ndarray) and A.dtype == np.float64 and A.ndim == 2
+            and A.shape[0] == A.shape[1] and A.flags.f_contiguous and A.flags.writeable):
+        raise ValueError(f"cholesky_lower: expected a writeable, Fortran-ordered float64 square "
+                         f"matrix, got {type(A).__name__} of shape {np.shape(A)}, dtype "
+                         f"{getattr(A, 'dtype', None)}")
+    _, info = lapack.dpotrf(A, lower=1, clean=0, overwrite_a=1)   # in place: A fits as it is
+    if info < 0:
+        raise ValueError(f"cholesky_lower: LAPACK dpotrf rejected argument {-info}")
+    return info
+
+
+def flush_tiny_upper(M, row_scale, col_scale, clear_lower=False):
+    """Set M[i, j] = 0 for j > i where |M[i, j]| < row_scale[i] * col_scale[j], in place;
+    with ``clear_lower``, also every M[i, j] with j < i.
+
+    Parameters
+    ----------
+    M : ndarray, shape (n, n)
+        float64; its diagonal is neither read nor changed, nor (unless ``clear_lower``) its
+        lower triangle.
+    row_scale, col_scale : ndarray, shape (n,)
+    clear_lower : bool
+
+    Returns
+    -------
+    int
+        The number of entries of the upper triangle that were nonzero and are now zero.
     """
     n = M.shape[0]
     upper = np.triu(np.ones((n, n), dtype=bool), 1)
     tiny = upper & (M != 0.0) & (np.abs(M) < np.multiply.outer(row_scale, col_scale))
     M[tiny] = 0.0
+    if clear_lower:
+        M[upper.T] = 0.0
     return int(np.count_nonzero(tiny))
 
 

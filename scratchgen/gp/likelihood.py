@@ -103,13 +103,13 @@ def _lml_weight_lower(L, alpha, row_norms):
     K^-1 is never mirrored into a full matrix.
 
     K^-1 = L^-T L^-1 comes in LAPACK ``dpotri``'s two steps, ``dtrtri`` (L^-1) and ``dlauum``
-    (L^-T L^-1), with the tiny entries of L and of L^-1 flushed to zero before each (see
-    ``linalg``). Their scales: row i of L has norm ``row_norms[i]`` = sqrt(K_ii) (K with its noise
-    and jitter), and column j of L^-1 at least 1 / sqrt(K_jj), since (K^-1)_jj >= 1 / K_jj.
+    (L^-T L^-1), with the tiny entries of L^-1 flushed to zero in between, as
+    ``cholesky_with_jitter`` flushed L's (see ``linalg``). Their scale: column j of L^-1 has
+    norm at least 1 / sqrt(K_jj) = 1 / ``row_norms[j]`` (K with its noise and jitter), since
+    (K^-1)_jj >= 1 / K_jj.
     """
     t = alpha.shape[1]
     ones = np.ones_like(row_norms)
-    flush_tiny_lower(L, TINY * row_norms, ones)
     L_inv, info = lapack.dtrtri(L, lower=1, overwrite_c=1)
     if info == 0:
         with np.errstate(divide="ignore"):

@@ -16,12 +16,13 @@ Cholesky factor and of the factor's inverse. Products of two such numbers land b
 in the subnormal range, where x86 processors do arithmetic about a hundred times slower: one
 likelihood evaluation at n = 2000 took 1.3 s instead of 0.09 s. None of those entries matters.
 So before each LAPACK step the matrix's off-diagonal entries below ``TINY`` (1e-150) times
-their natural scale (for K: sqrt(K_ii K_jj), a correlation of 1e-150) become exact zeros.
+their natural scale (for K: sqrt(K_ii K_jj), a correlation of 1e-150; for L: the norm of
+their row) become exact zeros.
 That changes the matrix some 10^134 times less than rounding already does, and every product
 of two entries that stay is at least about 1e-300, a normal number.
 """
 import numpy as np
-from scipy.linalg import blas, lapack
+from scipy.linalg import blas
 
 from .. import backend
 
@@ -48,14 +49,15 @@ def frobenius_dot(A, B):
     return float(np.vdot(A, B))
 
 
-def flush_tiny_lower(A, row_scale, col_scale):
+def flush_tiny_lower(A, row_scale, col_scale, clear_upper=False):
     """Set A[i, j] = 0 for i > j where |A[i, j]| < row_scale[i] * col_scale[j], in place.
 
-    ``A`` is a Fortran-ordered (n, n) float64 matrix, as LAPACK writes them; its diagonal and
-    upper triangle are left alone. Returns the number of entries set to zero.
+    ``A`` is a Fortran-ordered (n, n) float64 matrix, as LAPACK writes them; its diagonal is
+    left alone, and so is its upper triangle unless ``clear_upper`` sets it to zero. Returns
+    the number of entries of the lower triangle set to zero.
     """
     # A^T is C-ordered, and A's strict lower triangle is the strict upper triangle of A^T.
-    return backend.current().flush_tiny_upper(A.T, col_scale, row_scale)
+    return backend.current().flush_tiny_upper(A.T, col_scale, row_scale, clear_upper)
 
 
 def _restore_lower(A, A_diagonal):
@@ -143,16 +145,16 @@ def cholesky_with_jitter(K, initial=1e-10, max_tries=6, diagonal=0.0, kernel=Non
         # Off-diagonal entries below a correlation of TINY (module docstring).
         root = np.sqrt(TINY * np.maximum(A_diagonal + jitter, 0.0))
         flush_tiny_lower(A, root, root)
-        L, info = lapack.dpotrf(A, lower=1, clean=0, overwrite_a=1)
-        if info < 0:
-            raise ValueError(f"{caller}: LAPACK dpotrf rejected argument {-info}")
-        # NOTE: OpenBLAS's dpotrf lets NaN through with info = 0. A NaN or inf anywhere in the
+        info = backend.current().cholesky_lower(A)
+        # NOTE: LAPACK's dpotrf lets NaN through with info = 0. A NaN or inf anywhere in the
         # triangle it reads reaches a later diagonal entry of L, so checking that diagonal
         # (n numbers) catches it.
-        if info == 0 and np.all(np.isfinite(np.diag(L))):
-            for j in range(1, n):
-                L[:j, j] = 0.0            # K's upper triangle goes; columns are contiguous
-            return L, jitter
+        if info == 0 and np.all(np.isfinite(np.diag(A))):
+            # In one pass: L's entries below TINY times their row's norm sqrt(A_ii) become
+            # zeros (module docstring), and so does what is left of K above the diagonal.
+            flush_tiny_lower(A, TINY * np.sqrt(A_diagonal + jitter), np.ones(n),
+                             clear_upper=True)
+            return A, jitter
     where = f" of kernel {kernel!r}" if kernel is not None else ""
     raise NotPositiveDefiniteError(
         f"{caller}: the {n}x{n} kernel matrix{where} is not positive definite, even after "
