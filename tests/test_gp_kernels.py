@@ -168,6 +168,20 @@ def test_pairwise_contraction_is_exact_for_large_offsets():
 
 
 # ----------------------------------------------------------------------------- composition
+def test_constant_factor_and_white_noise_shortcuts_follow_the_general_rules():
+    # Product and Sum evaluate c * k and k + White without n x n matrices of c's or an
+    # identity; the values must be those of the elementwise rules.
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((7, 2)), rng.standard_normal((5, 2))
+    rbf, white = kernels.RBF([0.6, 1.7]), kernels.White(0.3)
+    for k in (kernels.Constant(2.5) * rbf, rbf * kernels.Constant(2.5)):
+        np.testing.assert_allclose(k(X), 2.5 * rbf(X), rtol=1e-15)
+        np.testing.assert_allclose(k(X, Y), 2.5 * rbf(X, Y), rtol=1e-15)
+        np.testing.assert_allclose((k + white)(X), 2.5 * rbf(X) + 0.3 * np.eye(7), rtol=1e-15)
+        np.testing.assert_allclose((k + white)(X, Y), 2.5 * rbf(X, Y), rtol=1e-15)
+    np.testing.assert_allclose((white + white)(X), 0.6 * np.eye(7), rtol=1e-15)
+
+
 def test_numbers_combine_like_constant_kernels():
     rbf = kernels.RBF(0.5)
     assert repr(2.0 * rbf) == repr(kernels.Constant(2.0) * rbf) == "1.41**2 * RBF(length_scale=0.5)"

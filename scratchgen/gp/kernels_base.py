@@ -266,6 +266,7 @@ class Kernel:
         """Raise when the kernel's per-dimension hyperparameters do not fit ``n_features``."""
 
     def _value(self, X, Y):
+        """K(X, Y), always a new array (which the composites add to and scale in place)."""
         return self._forward(X, Y)[0]
 
     def _value_and_gradient(self, X):

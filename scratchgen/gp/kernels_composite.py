@@ -117,6 +117,13 @@ class Sum(_Operator):
     def _combine(self, a, b):
         return a + b
 
+    def _value(self, X, Y):
+        if Y is None and isinstance(self.k2, WhiteKernel) and not isinstance(self.k1, WhiteKernel):
+            K = self.k1._value(X, None)   # a new array (Kernel._value)
+            K[np.diag_indices_from(K)] += self.k2.noise_level
+            return K
+        return super()._value(X, Y)
+
     def _value_and_gradient(self, X):
         K1, dK1 = self.k1._value_and_gradient(X)
         K2, dK2 = self.k2._value_and_gradient(X)
@@ -158,6 +165,18 @@ class Product(_Operator):
     def _operand_repr(self, k):
         # scikit-learn prints (a + b) * c as "a + b * c"; the parentheses keep it readable.
         return f"({k!r})" if isinstance(k, Sum) else repr(k)
+
+    def _value(self, X, Y):
+        # A constant factor scales the other kernel's matrix, without an n x n matrix of c's.
+        if isinstance(self.k1, ConstantKernel):
+            K = self.k2._value(X, Y)
+            K *= self.k1.constant_value
+            return K
+        if isinstance(self.k2, ConstantKernel):
+            K = self.k1._value(X, Y)
+            K *= self.k2.constant_value
+            return K
+        return super()._value(X, Y)
 
     def _value_and_gradient(self, X):
         K1, dK1 = self.k1._value_and_gradient(X)
