@@ -58,6 +58,22 @@ def test_flush_takes_scalar_scales_and_other_layouts():
     np.testing.assert_array_equal(F, M)
 
 
+@examples
+@given(n=sizes, m=sizes, d=st.integers(1, 6), seed=seeds)
+def test_sqdist_matches_its_definition(n, m, d, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)) + 1e3                   # far from the origin
+    Y = rng.standard_normal((m, d)) + 1e3
+    want = ((X[:, None, :] - Y[None, :, :]) ** 2).sum(axis=2)
+    for name in backend.available():
+        got = backend.get(name).sqdist(X, Y)
+        assert got.shape == (n, m)
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=0)
+        S = backend.get(name).sqdist(X, X)
+        np.testing.assert_array_equal(S, S.T)               # exactly symmetric, 0 diagonal
+        np.testing.assert_array_equal(np.diag(S), 0.0)
+
+
 def reference_contraction(W, H, Z):
     """sum_{i<j} W_ij H_ij (Z_ik - Z_jk)^2, term by term."""
     D = (Z[:, None, :] - Z[None, :, :]) ** 2              # (n, n, d)

@@ -59,6 +59,26 @@ def cholesky_lower(double[::1, :] A, int block):
     return info
 
 
+def sqdist(const double[:, ::1] XT, const double[:, ::1] YT, double[:, ::1] out):
+    """out[i, j] = sum_k (XT[k, i] - YT[k, j])^2: squared distances between the columns of
+    XT (d, n) and of YT (d, m), as the differences (not the expansion |x|^2 + |y|^2 - 2 x.y,
+    which cancels for nearby points)."""
+    cdef Py_ssize_t n = XT.shape[1], m = YT.shape[1], d = XT.shape[0], i, j, k
+    cdef double x, diff
+    with nogil:
+        for i in prange(n, schedule="static"):
+            for k in range(d):
+                x = XT[k, i]
+                if k == 0:
+                    for j in range(m):
+                        diff = x - YT[k, j]
+                        out[i, j] = diff * diff
+                else:
+                    for j in range(m):
+                        diff = x - YT[k, j]
+                        out[i, j] += diff * diff
+
+
 def flush_tiny_upper(double[:, ::1] M, const double[::1] row_scale,
                      const double[::1] col_scale, bint clear_lower):
     """Set M[i, j] = 0 for j > i where |M[i, j]| < row_scale[i] * col_scale[j], in place;

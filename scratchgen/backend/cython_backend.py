@@ -97,9 +97,20 @@ class CythonBackend(NumpyBackend):
             return super().avg_pool2d_backward(grad_y, geometry, count_include_pad)
         return cython_conv.avg_pool2d_backward(grad_y, geometry, count_include_pad)
 
-    # Gaussian processes. A square, non-empty float64 matrix (Fortran-ordered for the
-    # factorization, C-contiguous for the passes; the other operands are made to fit) runs
-    # on _kernels/_gp.pyx; anything else on the twin.
+    # Gaussian processes. Non-empty matrices (the factorization's Fortran-ordered, the
+    # passes' C-contiguous, float64 and square; other operands are made to fit) run on
+    # _kernels/_gp.pyx; anything else on the twin.
+    def sqdist(self, x, y):
+        """Squared Euclidean distances between the rows of x (n, d) and y (m, d): (n, m)."""
+        if not (type(x) is np.ndarray and type(y) is np.ndarray and x.ndim == y.ndim == 2
+                and x.shape[1] == y.shape[1] and x.size and y.size):
+            return super().sqdist(x, y)
+        xt = np.ascontiguousarray(x.T, dtype=np.float64)    # (d, n): one row per dimension
+        yt = xt if y is x else np.ascontiguousarray(y.T, dtype=np.float64)
+        out = np.empty((x.shape[0], y.shape[0]))            # (n, m)
+        _gp.sqdist(xt, yt, out)
+        return out
+
     def cholesky_lower(self, a):
         """a = L L^T, L in place of a's lower triangle; returns LAPACK's info (0: success)."""
         if not (_gp_square_fits(a.T) and a.flags.writeable and a.shape[0] <= _BLAS_INT_MAX):

@@ -64,9 +64,13 @@ class NumpyBackend:
         """grad_y / count spread over each window: (N, C, H, W)."""
         return numpy_conv.avg_pool2d_backward(grad_y, geometry, count_include_pad)
 
-    # Gaussian processes: the Cholesky factorization of a Fortran-ordered float64 matrix, and
-    # in-place and reducing passes over the strict upper triangle of a square one; the math
-    # is in numpy_gp.py.
+    # Gaussian processes: squared distances, the Cholesky factorization of a Fortran-ordered
+    # float64 matrix, and in-place and reducing passes over the strict upper triangle of a
+    # square one; the math is in numpy_gp.py.
+    def sqdist(self, x, y):
+        """Squared Euclidean distances between the rows of x (n, d) and y (m, d): (n, m)."""
+        return numpy_gp.sqdist(x, y)
+
     def cholesky_lower(self, a):
         """a = L L^T, L in place of a's lower triangle; returns LAPACK's info (0: success)."""
         return numpy_gp.cholesky_lower(a)

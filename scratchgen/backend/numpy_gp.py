@@ -1,6 +1,7 @@
 """Gaussian-process kernels in NumPy and LAPACK: the reference twins of ``_kernels/_gp.pyx``.
 
-A likelihood evaluation of ``scratchgen.gp`` factors its kernel matrix with
+The stationary kernels start from ``sqdist``. A likelihood evaluation of ``scratchgen.gp``
+factors its kernel matrix with
 ``cholesky_lower``, and between the LAPACK calls makes passes over the strict upper triangle
 (j > i) of its n x n matrices: ``flush_tiny_upper`` on the kernel matrix, its Cholesky factor
 and the factor's inverse, and ``sqdist_contraction_upper`` for the length-scale gradient of
@@ -9,6 +10,16 @@ the stationary kernels.
 
 import numpy as np
 from scipy.linalg import lapack
+from scipy.spatial.distance import cdist
+
+
+def sqdist(X, Y):
+    """Squared Euclidean distances, (n, m): out[i, j] = sum_k (X[i, k] - Y[j, k])^2.
+
+    ``cdist(X, X)`` is exactly symmetric with a zero diagonal: it sums squared differences
+    rather than expanding |x|^2 + |y|^2 - 2 x.y, which cancels for nearby points.
+    """
+    return cdist(X, Y, "sqeuclidean")
 
 
 def cholesky_lower(A):

@@ -17,7 +17,6 @@ folded into its upper triangle, see kernels_base), which the backend's
 import math
 
 import numpy as np
-from scipy.spatial.distance import cdist
 
 from .. import backend
 from ..autograd.tensor import Tensor
@@ -55,8 +54,7 @@ class _ScaledDistanceKernel(Kernel):
 
     def _forward(self, X, Y):
         Z = X / self.length_scale
-        # cdist(Z, Z) is exactly symmetric with a zero diagonal, and faster than squareform(pdist)
-        S = cdist(Z, Z if Y is None else Y / self.length_scale, "sqeuclidean")
+        S = backend.current().sqdist(Z, Z if Y is None else Y / self.length_scale)
         return self._f(S)                 # (K, what h needs); _f may overwrite S
 
     def _dK(self, name, X, K, cache):
