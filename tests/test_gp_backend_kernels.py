@@ -49,13 +49,19 @@ def test_flush_matches_numpy(n, seed):
 
 
 @needs_kernels
-def test_flush_takes_scalar_scales_and_other_layouts():
+@pytest.mark.parametrize("layout", ["c", "fortran"])   # Fortran order: the twin runs
+def test_flush_broadcasts_scalar_scales(layout):
     rng = np.random.default_rng(0)
     M = spread_matrix(rng, 9)
-    F = np.asfortranarray(M)                   # not C-contiguous: the NumPy twin runs
-    count = numpy().flush_tiny_upper(M, 1e-100, np.full(9, 1.0))
-    assert cython().flush_tiny_upper(F, 1e-100, 1.0) == count
-    np.testing.assert_array_equal(F, M)
+    row = 10.0 ** rng.uniform(-200, -100, 9)
+    i, j = np.indices(M.shape)
+    tiny = (j > i) & (np.abs(M) < row[:, None] * 1e-50) & (M != 0)
+    assert np.any(tiny)
+    want = np.where(tiny, 0.0, M)
+    for row_scale, col_scale in ((row, 1e-50), (row * 1e-50, 1.0)):
+        got = M.copy(order="F" if layout == "fortran" else "C")
+        assert cython().flush_tiny_upper(got, row_scale, col_scale) == np.count_nonzero(tiny)
+        np.testing.assert_array_equal(got, want)
 
 
 @examples
@@ -97,16 +103,14 @@ def test_contraction_matches_its_definition(n, d, seed):
 
 @needs_kernels
 @examples
-@given(n=sizes, d=st.integers(1, 4), seed=seeds, layout=st.sampled_from(["c", "fortran"]))
-def test_contraction_matches_numpy(n, d, seed, layout):
+@given(n=sizes, d=st.integers(1, 4), seed=seeds)
+def test_contraction_matches_numpy(n, d, seed):
     rng = np.random.default_rng(seed)
-    W, H, Z = np.triu(rng.standard_normal((n, n))), rng.random((n, n)), rng.random((n, d))
-    if layout == "fortran":
-        W, H, Z = np.asfortranarray(W), np.asfortranarray(H), np.asfortranarray(Z)
+    W, H = np.triu(rng.standard_normal((n, n))), rng.random((n, n))
+    Z = np.asfortranarray(rng.random((n, d)))           # any layout: the kernel takes Z^T
     got = cython().sqdist_contraction_upper(W, H, Z)
     want = numpy().sqdist_contraction_upper(W, H, Z)
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12 * n * n)
-
 
 
 @needs_kernels
@@ -147,13 +151,23 @@ def test_cholesky_lower_reports_the_first_indefinite_minor(n, seed, data):
     j = data.draw(st.integers(0, n - 1))
     A[j, j] = -1.0                          # leading minors of order j + 1 and up: indefinite
     for name in backend.available():
-        assert backend.get(name).cholesky_lower(A.copy(order="F")) == j + 1
+        F = A.copy(order="F")
+        assert backend.get(name).cholesky_lower(F) == j + 1
+        # The strict upper triangle is still A's: the jitter ladder rebuilds A from it.
+        np.testing.assert_array_equal(np.triu(F, 1), np.triu(A, 1))
 
 
 def test_cholesky_lower_rejects_what_it_cannot_factor_in_place():
     A = spd_matrix(np.random.default_rng(0), 5)
+    read_only = A.copy(order="F")
+    read_only.flags.writeable = False
+    buffer = np.zeros(8 * 25 + 1, dtype=np.uint8)
+    unaligned = buffer[1:].view(np.float64).reshape(5, 5, order="F")
+    unaligned[...] = A
+    assert not unaligned.flags.aligned and unaligned.flags.f_contiguous
     for name in backend.available():
-        for bad in (np.ascontiguousarray(A), A.astype(np.float32), A[:, :4]):
+        for bad in (np.ascontiguousarray(A), A.astype(np.float32), A[:, :4], read_only,
+                    unaligned, A.tolist()):
             with pytest.raises(ValueError, match="cholesky_lower: expected a writeable, "
-                                                 "Fortran-ordered float64 square matrix"):
+                                                 "aligned, Fortran-ordered float64 square"):
                 backend.get(name).cholesky_lower(bad)

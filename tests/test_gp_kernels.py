@@ -157,7 +157,8 @@ def test_matern_and_periodic_gradients_at_coinciding_points_are_finite():
 
 
 def test_pairwise_contraction_is_exact_for_large_offsets():
-    # The ARD vjp expands (z_i - z_j)^2; inputs far from the origin must not lose accuracy.
+    # The ARD vjp sums W_ij h_ij (z_ik - z_jk)^2 (the NumPy twin one input dimension at a
+    # time); inputs far from the origin must not lose accuracy.
     rng = np.random.default_rng(0)
     X = 1e3 + rng.uniform(0, 1, (30, 3))
     k = kernels.RBF([0.3, 0.5, 0.8])

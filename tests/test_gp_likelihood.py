@@ -4,9 +4,10 @@ ownership rule of ``Kernel._value_and_vjp``."""
 
 import numpy as np
 import pytest
+from scipy.linalg import lapack
 
 from scratchgen.gp import GaussianProcessRegressor, cholesky_with_jitter, kernels
-from scratchgen.gp.likelihood import log_marginal_likelihood
+from scratchgen.gp.likelihood import log_marginal_likelihood, maximize_log_marginal_likelihood
 
 TINY_NORMAL = np.finfo(np.float64).tiny
 
@@ -52,10 +53,13 @@ def test_sorted_short_scale_factor_has_no_subnormal_entries():
     L, _ = cholesky_with_jitter(K, diagonal=1e-10)
     assert not np.any((L != 0) & (np.abs(L) < TINY_NORMAL))
     # Without the flush, the same factorization makes them.
-    from scipy.linalg import lapack
     L_raw, info = lapack.dpotrf(K + 1e-10 * np.eye(len(X)), lower=1, clean=1)
     assert info == 0 and np.any((L_raw != 0) & (np.abs(L_raw) < TINY_NORMAL))
     np.testing.assert_allclose(L, L_raw, rtol=1e-9, atol=1e-140)
+
+
+def ard_kernel():
+    return kernels.Constant(1.0) * kernels.RBF([1.0, 1.0]) + kernels.White(1.0)
 
 
 def test_fit_does_not_depend_on_the_order_of_the_samples():
@@ -63,21 +67,43 @@ def test_fit_does_not_depend_on_the_order_of_the_samples():
     X = rng.uniform(-3, 3, (80, 2))
     y = np.sin(X).sum(axis=1) + 0.1 * rng.standard_normal(80)
     perm = rng.permutation(80)
-    make = lambda: kernels.Constant(1.0) * kernels.RBF([1.0, 1.0]) + kernels.White(1.0)  # noqa: E731
-    a = GaussianProcessRegressor(make(), random_state=0).fit(X, y)
-    b = GaussianProcessRegressor(make(), random_state=0).fit(X[perm], y[perm])
+    a = GaussianProcessRegressor(ard_kernel(), random_state=0).fit(X, y)
+    b = GaussianProcessRegressor(ard_kernel(), random_state=0).fit(X[perm], y[perm])
     np.testing.assert_allclose(a.kernel_.theta, b.kernel_.theta, rtol=1e-6, atol=1e-8)
     assert a.log_marginal_likelihood_value_ == pytest.approx(b.log_marginal_likelihood_value_,
                                                              rel=1e-10)
     np.testing.assert_allclose(a.predict(X[:5]), b.predict(X[:5]), rtol=1e-8, atol=1e-10)
 
 
+def test_optimizer_sorts_targets_and_per_sample_noise_with_the_inputs():
+    # The objective the optimizer sees (on samples it reorders) is the likelihood of the
+    # data as given, per-sample noise included.
+    rng = np.random.default_rng(5)
+    X = rng.uniform(-3, 3, (40, 2))
+    Y = (np.sin(X).sum(axis=1) + 0.1 * rng.standard_normal(40))[:, None]
+    noise = rng.uniform(0.01, 0.5, 40)
+    kernel = ard_kernel()
+    thetas = [kernel.theta, kernel.theta + 0.3]
+    seen = []
+
+    def optimizer(objective, theta0, bounds):
+        seen.extend(objective(theta) for theta in thetas)
+        return theta0, seen[0][0]
+    maximize_log_marginal_likelihood(kernel, X, Y, noise, optimizer=optimizer)
+    for theta, (value, gradient) in zip(thetas, seen):
+        kernel.theta = theta
+        terms = log_marginal_likelihood(kernel, X, Y, noise, eval_gradient=True)
+        assert -value == pytest.approx(terms.value, rel=1e-12)
+        np.testing.assert_allclose(-gradient, terms.gradient, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [40, 300])       # 300: several blocks of the Cython Cholesky
 @pytest.mark.parametrize("needs_jitter", [False, True])
-def test_factorization_in_place_matches_the_copy(needs_jitter):
+def test_factorization_in_place_matches_the_copy(needs_jitter, n):
     rng = np.random.default_rng(2)
-    X = rng.standard_normal((40, 2))
+    X = rng.standard_normal((n, 2))
     if needs_jitter:
-        X[20:] = X[:20]                      # duplicated rows: K is singular
+        X[n // 2:] = X[:n // 2]              # duplicated rows: K is singular
     K = kernels.RBF(1.5)(X)
     L_copy, jitter_copy = cholesky_with_jitter(K, diagonal=0.0 if needs_jitter else 0.1)
     assert (jitter_copy > 0) == needs_jitter
@@ -95,11 +121,15 @@ def test_factorization_in_place_matches_the_copy(needs_jitter):
     assert np.all(np.triu(L, 1) == 0)
 
 
-def test_nan_is_reported_when_factoring_in_place():
-    K = np.eye(4)
-    K[1, 2] = K[2, 1] = np.nan
-    with pytest.raises(ValueError, match="NaN or infinite"):
-        cholesky_with_jitter(K, overwrite_k=True)
+@pytest.mark.parametrize("max_tries", [0, 6])
+@pytest.mark.parametrize("overwrite_k", [False, True])
+def test_nan_is_reported_as_such(max_tries, overwrite_k):
+    for bad in (np.nan, np.inf):
+        for where in ((1, 2), (2, 2)):
+            K = np.eye(4)
+            K[where] = K[where[::-1]] = bad
+            with pytest.raises(ValueError, match="NaN or infinite"):
+                cholesky_with_jitter(K, max_tries=max_tries, overwrite_k=overwrite_k)
 
 
 def test_value_and_vjp_ownership():

@@ -1,5 +1,6 @@
 # The row-major GEMM of _blas.pyx, shared with the other kernels (``from ._blas cimport _gemm``),
-# so that every BLAS call in scratchgen goes through one function.
+# so that every matrix product in scratchgen goes through one function. (The GP's blocked
+# Cholesky in _gp.pyx works in LAPACK's column-major layout and calls its routines directly.)
 from cython cimport floating
 
 

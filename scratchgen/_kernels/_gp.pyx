@@ -1,16 +1,19 @@
 """Gaussian-process kernels: the Cholesky factorization of a likelihood evaluation, and the
 passes over n x n matrices that it makes besides LAPACK's.
 
-The twins, with the same docstrings, are in ``scratchgen/backend/numpy_gp.py``.
+The twins, with the math spelled out, are in ``scratchgen/backend/numpy_gp.py``.
 
-``cholesky_lower`` factors a Fortran-ordered matrix, as LAPACK does. The two passes read the
+``cholesky_lower`` factors a Fortran-ordered matrix in LAPACK's own column-major layout, so
+it calls SciPy's dpotrf, dtrsm and dsyrk directly (``_blas`` is for row-major products).
+
+``sqdist`` is a `prange` over the rows of its (n, m) result. The other two passes read the
 strict upper triangle of a C-contiguous square matrix (j > i), which is where a symmetric
-matrix, or a lower-triangular LAPACK result seen through its transpose, keeps everything that
-is not on the diagonal. Their rows are independent, so each pass is a `prange` over the rows;
-row lengths shrink from n - 1 to 0, hence the guided schedule.
+matrix, or a lower-triangular LAPACK result seen through its transpose, keeps everything off
+the diagonal; their rows shrink from n - 1 entries to 0, hence the guided schedule. Every
+row is one thread's, so results do not depend on the number of threads.
 
-The caller (``scratchgen.backend.cython_backend``) guarantees contiguous, non-empty float64
-arrays with matching sizes below 2**31; nothing here checks that again.
+The caller (``scratchgen.backend.cython_backend``) guarantees contiguous, aligned, non-empty
+float64 arrays with matching sizes below 2**31; nothing here checks that again.
 """
 
 from cython.parallel cimport prange
@@ -39,44 +42,55 @@ def cholesky_lower(double[::1, :] A, int block):
     Returns LAPACK's ``info``: 0, or j > 0 when the leading j x j block is not positive
     definite (A is then partly overwritten).
     """
-    cdef int n = A.shape[0], lda = A.shape[0], k = 0, b, m, info = 0
+    cdef int info
+    with nogil:
+        info = _cholesky_lower(&A[0, 0], A.shape[0], block)
+    return info
+
+
+cdef int _cholesky_lower(double* A, int n, int block) noexcept nogil:
+    """The blocked factorization of the column-major n x n matrix A (leading dimension n)."""
+    cdef int k = 0, b, m, info = 0
     cdef double one = 1.0, minus_one = -1.0
     cdef char lower = b'L', right = b'R', trans = b'T', no_trans = b'N'
-    with nogil:
-        while k < n:
-            b = min(block, n - k)
-            dpotrf(&lower, &b, &A[k, k], &lda, &info)
-            if info != 0:
-                info += k
-                break
-            m = n - k - b
-            if m > 0:
-                dtrsm(&right, &lower, &trans, &no_trans, &m, &b, &one, &A[k, k], &lda,
-                      &A[k + b, k], &lda)
-                dsyrk(&lower, &no_trans, &m, &b, &minus_one, &A[k + b, k], &lda, &one,
-                      &A[k + b, k + b], &lda)
-            k += b
-    return info
+    while k < n:
+        b = min(block, n - k)
+        dpotrf(&lower, &b, &A[k + k * n], &n, &info)                          # L11
+        if info != 0:
+            return info + k
+        m = n - k - b
+        if m > 0:
+            dtrsm(&right, &lower, &trans, &no_trans, &m, &b, &one, &A[k + k * n], &n,
+                  &A[k + b + k * n], &n)                                       # L21
+            dsyrk(&lower, &no_trans, &m, &b, &minus_one, &A[k + b + k * n], &n, &one,
+                  &A[k + b + (k + b) * n], &n)                                 # A22
+        k += b
+    return 0
 
 
 def sqdist(const double[:, ::1] XT, const double[:, ::1] YT, double[:, ::1] out):
     """out[i, j] = sum_k (XT[k, i] - YT[k, j])^2: squared distances between the columns of
     XT (d, n) and of YT (d, m), as the differences (not the expansion |x|^2 + |y|^2 - 2 x.y,
     which cancels for nearby points)."""
+    with nogil:
+        _sqdist(XT, YT, out)
+
+
+cdef void _sqdist(const double[:, ::1] XT, const double[:, ::1] YT,
+                  double[:, ::1] out) noexcept nogil:
     cdef Py_ssize_t n = XT.shape[1], m = YT.shape[1], d = XT.shape[0], i, j, k
     cdef double x, diff
-    with nogil:
-        for i in prange(n, schedule="static"):
-            for k in range(d):
-                x = XT[k, i]
-                if k == 0:
-                    for j in range(m):
-                        diff = x - YT[k, j]
-                        out[i, j] = diff * diff
-                else:
-                    for j in range(m):
-                        diff = x - YT[k, j]
-                        out[i, j] += diff * diff
+    for i in prange(n, schedule="static"):
+        for k in range(d):
+            x = XT[k, i]
+            if k == 0:
+                for j in range(m):
+                    diff = x - YT[k, j]
+                    out[i, j] = diff * diff
+            else:
+                for j in range(m):
+                    diff = x - YT[k, j]
+                    out[i, j] += diff * diff
 
 
 def flush_tiny_upper(double[:, ::1] M, const double[::1] row_scale,
@@ -86,21 +100,29 @@ def flush_tiny_upper(double[:, ::1] M, const double[::1] row_scale,
 
     Returns the number of entries of the upper triangle that were nonzero and are now zero.
     """
+    cdef Py_ssize_t flushed
+    with nogil:
+        flushed = _flush_tiny_upper(M, row_scale, col_scale, clear_lower)
+    return flushed
+
+
+cdef Py_ssize_t _flush_tiny_upper(double[:, ::1] M, const double[::1] row_scale,
+                                  const double[::1] col_scale,
+                                  bint clear_lower) noexcept nogil:
     cdef Py_ssize_t n = M.shape[0], i, j
     cdef Py_ssize_t flushed = 0
     cdef double a, r
-    with nogil:
-        for i in prange(n, schedule="guided"):
-            if clear_lower:
-                memset(&M[i, 0], 0, i * sizeof(double))
-            r = row_scale[i]
-            for j in range(i + 1, n):
-                a = M[i, j]
-                # Entries are written only when flushed: most are not, and a matrix of
-                # smooth kernel values makes the branch predictable.
-                if fabs(a) < r * col_scale[j] and a != 0.0:
-                    M[i, j] = 0.0
-                    flushed += 1
+    for i in prange(n, schedule="guided"):
+        if clear_lower:
+            memset(&M[i, 0], 0, i * sizeof(double))
+        r = row_scale[i]
+        for j in range(i + 1, n):
+            a = M[i, j]
+            # Entries are written only when flushed: most are not, and a matrix of smooth
+            # kernel values makes the branch predictable.
+            if fabs(a) < r * col_scale[j] and a != 0.0:
+                M[i, j] = 0.0
+                flushed += 1
     return flushed
 
 
@@ -111,16 +133,22 @@ def sqdist_contraction_upper(const double[:, ::1] W, const double[:, ::1] H,
     ZT is (d, n): one contiguous row per input dimension. The caller adds up the rows, so
     the result does not depend on how the rows were split between threads.
     """
+    with nogil:
+        _sqdist_contraction_upper(W, H, ZT, row_sums)
+
+
+cdef void _sqdist_contraction_upper(const double[:, ::1] W, const double[:, ::1] H,
+                                    const double[:, ::1] ZT,
+                                    double[:, ::1] row_sums) noexcept nogil:
     cdef Py_ssize_t n = W.shape[0], d = ZT.shape[0], i, j, k
     cdef double acc, z, diff
-    with nogil:
-        for i in prange(n, schedule="guided"):
-            for k in range(d):
-                z = ZT[k, i]
-                acc = 0.0
-                for j in range(i + 1, n):
-                    diff = ZT[k, j] - z
-                    # (acc = acc + ..., not +=: an in-place sum here would make acc a
-                    # reduction variable of the prange)
-                    acc = acc + W[i, j] * H[i, j] * diff * diff
-                row_sums[i, k] = acc
+    for i in prange(n, schedule="guided"):
+        for k in range(d):
+            z = ZT[k, i]
+            acc = 0.0
+            for j in range(i + 1, n):
+                diff = ZT[k, j] - z
+                # (acc = acc + ..., not +=: an in-place sum here would make acc a reduction
+                # variable of the prange)
+                acc = acc + W[i, j] * H[i, j] * diff * diff
+            row_sums[i, k] = acc

@@ -113,7 +113,8 @@ class CythonBackend(NumpyBackend):
 
     def cholesky_lower(self, a):
         """a = L L^T, L in place of a's lower triangle; returns LAPACK's info (0: success)."""
-        if not (_gp_square_fits(a.T) and a.flags.writeable and a.shape[0] <= _BLAS_INT_MAX):
+        if not (type(a) is np.ndarray and _gp_square_fits(a.T) and a.flags.writeable
+                and a.shape[0] <= _BLAS_INT_MAX):
             return super().cholesky_lower(a)
         # Blocks of 128 columns: 64 is as fast up to n = 2000, 128 faster at 4000.
         return _gp.cholesky_lower(a, 128)

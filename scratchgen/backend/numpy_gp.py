@@ -29,7 +29,8 @@ def cholesky_lower(A):
     Parameters
     ----------
     A : ndarray, shape (n, n)
-        Fortran-ordered float64, symmetric positive definite (its lower triangle is read).
+        Writeable, aligned, Fortran-ordered float64 (LAPACK then works on A itself, not on
+        a copy); symmetric positive definite (its lower triangle is read).
 
     Returns
     -------
@@ -38,10 +39,11 @@ def cholesky_lower(A):
         (A is then partly overwritten).
     """
     if not (isinstance(A, np.ndarray) and A.dtype == np.float64 and A.ndim == 2
-            and A.shape[0] == A.shape[1] and A.flags.f_contiguous and A.flags.writeable):
-        raise ValueError(f"cholesky_lower: expected a writeable, Fortran-ordered float64 square "
-                         f"matrix, got {type(A).__name__} of shape {np.shape(A)}, dtype "
-                         f"{getattr(A, 'dtype', None)}")
+            and A.shape[0] == A.shape[1] and A.flags.f_contiguous and A.flags.aligned
+            and A.flags.writeable):
+        raise ValueError(f"cholesky_lower: expected a writeable, aligned, Fortran-ordered "
+                         f"float64 square matrix, got {type(A).__name__} of shape "
+                         f"{np.shape(A)}, dtype {getattr(A, 'dtype', None)}")
     _, info = lapack.dpotrf(A, lower=1, clean=0, overwrite_a=1)   # in place: A fits as it is
     if info < 0:
         raise ValueError(f"cholesky_lower: LAPACK dpotrf rejected argument {-info}")
@@ -57,7 +59,7 @@ def flush_tiny_upper(M, row_scale, col_scale, clear_lower=False):
     M : ndarray, shape (n, n)
         float64; its diagonal is neither read nor changed, nor (unless ``clear_lower``) its
         lower triangle.
-    row_scale, col_scale : ndarray, shape (n,)
+    row_scale, col_scale : float or ndarray of shape (n,)
     clear_lower : bool
 
     Returns
@@ -67,7 +69,8 @@ def flush_tiny_upper(M, row_scale, col_scale, clear_lower=False):
     """
     n = M.shape[0]
     upper = np.triu(np.ones((n, n), dtype=bool), 1)
-    tiny = upper & (M != 0.0) & (np.abs(M) < np.multiply.outer(row_scale, col_scale))
+    threshold = np.broadcast_to(row_scale, (n,))[:, None] * np.broadcast_to(col_scale, (n,))
+    tiny = upper & (M != 0.0) & (np.abs(M) < threshold)
     M[tiny] = 0.0
     if clear_lower:
         M[upper.T] = 0.0

@@ -20,6 +20,8 @@ Every kernel answers these questions about a 2-D input ``X`` of shape (n, d):
 
 A leaf kernel implements ``_forward`` (K plus what its gradients reuse), ``_dK`` and ``_vjp``
 for each hyperparameter name, ``_diag`` and ``_tensor``; this class does the bookkeeping.
+NOTE: ``_forward`` must return a new K that the kernel does not keep: the composites scale and
+add to it in place, and the likelihood factors it in place.
 """
 from typing import NamedTuple
 
@@ -278,8 +280,9 @@ class Kernel:
     def _value_and_vjp(self, X):
         """K and the vjp of a W already folded into its upper triangle (``fold_upper``).
 
-        NOTE: a K that the vjp reads is returned read-only; a writeable K is the caller's to
-        overwrite (the composites add to theirs in place, the likelihood factors it).
+        NOTE: a leaf returns K read-only, since its vjp may read it; a writeable K (from a
+        composite) is the caller's to overwrite: Sum adds White's noise to it in place, and
+        the likelihood factors it in place.
         """
         K, cache = self._forward(X, None)
         free = [h.name for h in self._hyper() if not h.fixed]

@@ -34,7 +34,8 @@ class LikelihoodTerms(NamedTuple):
     value : float
     gradient : ndarray (n_dims,) or None
     L : ndarray (n, n) or None
-        Lower Cholesky factor of K (None when the gradient was computed: its inversion overwrites it).
+        Lower Cholesky factor of K (None when the gradient was computed: the inversion
+        overwrites it).
     alpha : ndarray (n, t)
         K^-1 Y.
     jitter : float

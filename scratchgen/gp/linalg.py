@@ -4,7 +4,7 @@ Every solve in ``scratchgen.gp`` goes through the lower Cholesky factor L of K =
 (Rasmussen & Williams, Algorithm 2.1): ``scipy.linalg.cho_solve`` for K^-1 y,
 ``solve_triangular`` for L^-1 k_*. Nothing forms an inverse with ``inv``; the one place that
 needs entries of K^-1 (the likelihood gradient, ``likelihood.py``) gets them from L with
-LAPACK's ``dpotri``.
+LAPACK's ``dtrtri`` and ``dlauum``.
 
 A covariance matrix is positive semi-definite in exact arithmetic but can fail to factor in
 floating point (repeated inputs, very smooth kernels, little noise). Adding a small multiple of
@@ -19,7 +19,8 @@ So before each LAPACK step the matrix's off-diagonal entries below ``TINY`` (1e-
 their natural scale (for K: sqrt(K_ii K_jj), a correlation of 1e-150; for L: the norm of
 their row) become exact zeros.
 That changes the matrix some 10^134 times less than rounding already does, and every product
-of two entries that stay is at least about 1e-300, a normal number.
+of two entries that stay is at least about 1e-300 times their scales, a normal number for
+matrices of ordinary scale.
 """
 import numpy as np
 from scipy.linalg import blas
@@ -131,16 +132,12 @@ def cholesky_with_jitter(K, initial=1e-10, max_tries=6, diagonal=0.0, kernel=Non
     # K^T is K, and K^T in Fortran order is K's own buffer: LAPACK can factor a C-contiguous K
     # in place, and any other K after one copy. dpotrf writes only the lower triangle, so the
     # strict upper one keeps K for another try with more jitter.
-    in_place = overwrite_k and K.flags.c_contiguous and K.flags.writeable
+    in_place = overwrite_k and K.flags.c_contiguous and K.flags.aligned and K.flags.writeable
     A = K.T if in_place else K.T.copy(order="F")
     A_diagonal = np.diag(A) + diagonal
     for attempt, jitter in enumerate(jitters):
         if attempt:
             _restore_lower(A, A_diagonal)
-            if attempt == 1 and not np.all(np.isfinite(A)):
-                raise ValueError(f"{caller}: the kernel matrix holds NaN or infinite values"
-                                 + (f" (kernel: {kernel!r})" if kernel is not None else "")
-                                 + "; check the hyperparameters and the inputs")
         A[np.diag_indices(n)] = A_diagonal + jitter
         # Off-diagonal entries below a correlation of TINY (module docstring).
         root = np.sqrt(TINY * np.maximum(A_diagonal + jitter, 0.0))
@@ -155,6 +152,12 @@ def cholesky_with_jitter(K, initial=1e-10, max_tries=6, diagonal=0.0, kernel=Non
             flush_tiny_lower(A, TINY * np.sqrt(A_diagonal + jitter), np.ones(n),
                              clear_upper=True)
             return A, jitter
+        if attempt == 0 and not (np.all(np.isfinite(A_diagonal))
+                                 and np.all(np.isfinite(np.triu(A, 1)))):
+            # (dpotrf read only the lower triangle; the strict upper one is still K's)
+            raise ValueError(f"{caller}: the kernel matrix holds NaN or infinite values"
+                             + (f" (kernel: {kernel!r})" if kernel is not None else "")
+                             + "; check the hyperparameters and the inputs")
     where = f" of kernel {kernel!r}" if kernel is not None else ""
     raise NotPositiveDefiniteError(
         f"{caller}: the {n}x{n} kernel matrix{where} is not positive definite, even after "
