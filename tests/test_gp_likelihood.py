@@ -121,6 +121,11 @@ def test_factorization_in_place_matches_the_copy(needs_jitter, n):
     assert np.all(np.triu(L, 1) == 0)
 
 
+def test_indefinite_without_a_ladder_claims_no_jitter():
+    with pytest.raises(ValueError, match=r"matrix is not positive definite; add noise"):
+        cholesky_with_jitter(-np.eye(3), max_tries=0)
+
+
 @pytest.mark.parametrize("max_tries", [0, 6])
 @pytest.mark.parametrize("overwrite_k", [False, True])
 def test_nan_is_reported_as_such(max_tries, overwrite_k):

@@ -159,9 +159,9 @@ def cholesky_with_jitter(K, initial=1e-10, max_tries=6, diagonal=0.0, kernel=Non
                              + (f" (kernel: {kernel!r})" if kernel is not None else "")
                              + "; check the hyperparameters and the inputs")
     where = f" of kernel {kernel!r}" if kernel is not None else ""
+    tried = (f", even after adding jitter {jitters[-1]:.3g} ({initial * 10.0**(max_tries - 1):.0e}"
+             f" times the mean diagonal {scale:.3g}) to its diagonal" if max_tries else "")
     raise NotPositiveDefiniteError(
-        f"{caller}: the {n}x{n} kernel matrix{where} is not positive definite, even after "
-        f"adding jitter {jitters[-1]:.3g} ({initial * 10.0**(max_tries - 1):.0e} times the "
-        f"mean diagonal {scale:.3g}) to its diagonal; add noise (a WhiteKernel or a larger "
-        "alpha) or remove duplicated inputs")
+        f"{caller}: the {n}x{n} kernel matrix{where} is not positive definite{tried}; add noise "
+        "(a WhiteKernel or a larger alpha) or remove duplicated inputs")
 
