@@ -21,12 +21,17 @@ def spread_matrix(rng, n):
     return M
 
 
+def flush_case(n, seed):
+    """A spread matrix and row and column scales whose products fall inside its spread."""
+    rng = np.random.default_rng(seed)
+    row, col = 10.0 ** rng.uniform(-200, -50, (2, n))
+    return spread_matrix(rng, n), row, col
+
+
 @examples
 @given(n=sizes, seed=seeds)
 def test_numpy_flush_zeroes_exactly_the_tiny_upper_entries(n, seed):
-    rng = np.random.default_rng(seed)
-    M = spread_matrix(rng, n)
-    row, col = 10.0 ** rng.uniform(-200, -50, n), 10.0 ** rng.uniform(-200, -50, n)
+    M, row, col = flush_case(n, seed)
     before = M.copy()
     flushed = numpy().flush_tiny_upper(M, row, col)
     i, j = np.indices((n, n))
@@ -39,9 +44,7 @@ def test_numpy_flush_zeroes_exactly_the_tiny_upper_entries(n, seed):
 @examples
 @given(n=sizes, seed=seeds)
 def test_flush_matches_numpy(n, seed):
-    rng = np.random.default_rng(seed)
-    M = spread_matrix(rng, n)
-    row, col = 10.0 ** rng.uniform(-200, -50, n), 10.0 ** rng.uniform(-200, -50, n)
+    M, row, col = flush_case(n, seed)
     want = M.copy()
     want_flushed = numpy().flush_tiny_upper(want, row, col)
     assert cython().flush_tiny_upper(M, row, col) == want_flushed
