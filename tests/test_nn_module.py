@@ -140,7 +140,9 @@ def test_tied_parameters_are_listed_once():
     # Both uses of the tied weight contribute to its one gradient.
     w = encoder.weight.data
     expected = (np.ones((2, 4)) @ w).T @ x.data + np.ones((2, 4)).T @ (x.data @ w.T)
-    np.testing.assert_allclose(encoder.weight.grad.data, expected, rtol=1e-5)
+    # float32 sums of O(1) terms: an entry that cancels to near zero keeps only an absolute
+    # accuracy (the weights are drawn afresh each run).
+    np.testing.assert_allclose(encoder.weight.grad.data, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_shared_module_is_visited_once():
