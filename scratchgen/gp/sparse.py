@@ -23,7 +23,7 @@ from scipy import linalg, optimize
 from . import kernels
 from .kernels_base import check_input
 from .regression import NotFittedError
-from .sparse_bound import CollapsedBound, chunks, kernel_terms, term_params
+from .sparse_bound import CollapsedBound, chunks, kernel_terms, matmul, term_params
 
 
 def kmeans_plus_plus(X, m, rng, n_iter=10, max_points=10000):
@@ -277,7 +277,7 @@ class SparseGPRegressor:
         mean, var = np.empty(X.shape[0]), np.empty(X.shape[0])
         for rows in chunks(X.shape[0], Z.shape[0]):
             K, K_scale, _ = bound.cross(params, X[rows], Z)                 # (rows, m)
-            mean[rows] = K @ (K_scale * bound.v)
+            mean[rows] = matmul(K, K_scale * bound.v)
             if return_std:
                 a = linalg.solve_triangular(bound.L / K_scale, K.T, lower=True)  # L^-1 k_m*
                 b = linalg.solve_triangular(bound.L_B, a, lower=True)        # L_B^-1 L^-1 k_m*
