@@ -7,7 +7,7 @@ import pytest
 
 from scratchgen.gp import GaussianProcessRegressor, NotFittedError, NotPositiveDefiniteError
 from scratchgen.gp import cholesky_with_jitter, kernels
-from scratchgen.gp.linalg import frobenius_dot
+from scratchgen.gp.linalg import frobenius_dot, matmul
 from scratchgen.gp.kernels_stationary import RBF
 
 
@@ -340,3 +340,7 @@ def test_scipy_blas_product_matches_numpy(layout):
     np.testing.assert_allclose(frobenius_dot(A, B), np.sum(A * B), rtol=1e-13)
     with pytest.raises(ValueError, match=r"frobenius_dot: .* \(7, 7\) and \(49,\)"):
         frobenius_dot(A, B.reshape(-1))
+    # matmul (the backend's BLAS) is NumPy's @ for matrices and vectors, either layout.
+    for b in (B, B[:, 0], B.T, B[:, :3]):
+        np.testing.assert_allclose(matmul(A, b), A @ b, rtol=1e-13, atol=1e-14)
+        assert matmul(A, b).shape == (A @ b).shape

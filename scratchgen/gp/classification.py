@@ -16,7 +16,7 @@ from scipy.special import erf, expit
 
 from . import kernels
 from .kernels_base import check_input
-from .linalg import cholesky_with_jitter
+from .linalg import cholesky_with_jitter, matmul
 from .regression import NotFittedError
 
 # sigma(z) ~ sum_i c_i (1 + erf(lambda_i z)) / 2: each erf averages over a Gaussian in closed
@@ -184,12 +184,12 @@ class GaussianProcessClassifier:
         #   implicit part   s2^T s3_j = s2^T (I - K R) C_j g = u^T C_j g,  u = s2 - R K s2
         # so the whole gradient is one vector-Jacobian product with U = (a a^T - R) / 2 + u g^T.
         M = linalg.solve_triangular(L, np.diag(W_sr), lower=True)
-        R = M.T @ M                                           # R = W^1/2 B^-1 W^1/2   (line 7)
+        R = matmul(M.T, M)                                    # R = W^1/2 B^-1 W^1/2   (line 7)
         C = linalg.solve_triangular(L, W_sr[:, None] * K, lower=True)                # line 8
         # s2 = d(-1/2 log|B|)/df^ = 1/2 diag((K^-1 + W)^-1) d3, with (K^-1 + W)^-1 = K - C^T C
         # and d3 = d^3 log p / df^3 = -pi (1 - pi) (1 - 2 pi)                         (line 9)
         s2 = -0.5 * (np.diag(K) - np.einsum("ij,ij->j", C, C)) * (pi * (1 - pi) * (1 - 2 * pi))
-        u = s2 - R @ (K @ s2)
+        u = s2 - matmul(R, matmul(K, s2))
         U = 0.5 * (np.outer(a, a) - R) + np.outer(u, self.y_train_ - pi)
         return lml, vjp(U)
 
@@ -210,8 +210,8 @@ class GaussianProcessClassifier:
             W_sr = np.sqrt(pi * (1 - pi))                                        # line 4
             L = _cholesky_B(W_sr, K)                                             # line 5
             b = W_sr ** 2 * f + (t - pi)                                         # line 6
-            a = b - W_sr * linalg.cho_solve((L, True), W_sr * (K @ b))          # line 7
-            f = K @ a                                                            # line 8
+            a = b - W_sr * linalg.cho_solve((L, True), W_sr * matmul(K, b))     # line 7
+            f = matmul(K, a)                                                     # line 8
             # Psi(f) = log p(y | f) - f^T K^-1 f / 2, the objective Newton ascends
             new_objective = -0.5 * a @ f - np.logaddexp(0.0, -(2 * t - 1) * f).sum()
             if new_objective - objective < 1e-10:
@@ -244,7 +244,7 @@ class GaussianProcessClassifier:
     def _latent(self, X, method):
         X = self._check_predict(X, method)
         K_star = self.kernel_(self.X_train_, X)                                # (n, n*)
-        mean = K_star.T @ (self.y_train_ - self._pi)                           # line 4
+        mean = matmul(K_star.T, self.y_train_ - self._pi)                      # line 4
         v = linalg.solve_triangular(self._L, self._W_sr[:, None] * K_star, lower=True)
         var = self.kernel_.diag(X) - np.einsum("ij,ij->j", v, v)              # line 6
         return mean, np.maximum(var, 0.0)

@@ -22,7 +22,7 @@ from . import kernels
 from .kernels_base import Kernel, check_input
 from .likelihood import (log_marginal_likelihood, maximize_log_marginal_likelihood,
                          restart_generator)
-from .linalg import cholesky_with_jitter
+from .linalg import cholesky_with_jitter, matmul
 from .regression_io import from_checkpoint, to_checkpoint
 
 __all__ = ["GaussianProcessRegressor", "NotFittedError"]
@@ -204,12 +204,12 @@ class GaussianProcessRegressor:
                 return mean, kernel(X)
             return (mean, np.sqrt(kernel.diag(X))) if return_std else mean
         K_star = self.kernel_(X, self.X_train_)                  # (m, n)
-        mean = self._unnormalize_mean(K_star @ self.alpha_)
+        mean = self._unnormalize_mean(matmul(K_star, self.alpha_))
         if not (return_std or return_cov):
             return mean
         V = solve_triangular(self.L_, K_star.T, lower=True, check_finite=False)  # L \ k*
         if return_cov:
-            cov = self.kernel_(X) - V.T @ V
+            cov = self.kernel_(X) - matmul(V.T, V)
             return mean, self._scale_variance(cov)
         var = self.kernel_.diag(X) - np.einsum("ij,ij->j", V, V)
         if np.any(var < 0):
@@ -249,7 +249,7 @@ class GaussianProcessRegressor:
             L, _ = cholesky_with_jitter(cov[:, :, target], caller=caller,
                                         kernel=getattr(self, "kernel_", self.kernel))
             z = rng.standard_normal((mean.shape[0], n_samples))
-            samples[:, target, :] = mean[:, target, None] + L @ z
+            samples[:, target, :] = mean[:, target, None] + matmul(L, z)
         return samples[:, 0, :] if samples.shape[1] == 1 else samples
 
     def predict_gradient(self, X):

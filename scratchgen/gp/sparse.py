@@ -22,8 +22,9 @@ from scipy import linalg, optimize
 
 from . import kernels
 from .kernels_base import check_input
+from .linalg import matmul
 from .regression import NotFittedError
-from .sparse_bound import CollapsedBound, chunks, kernel_terms, matmul, term_params
+from .sparse_bound import CollapsedBound, chunks, kernel_terms, term_params
 
 
 def kmeans_plus_plus(X, m, rng, n_iter=10, max_points=10000):
