@@ -22,7 +22,8 @@ import numpy as np
 from scipy.linalg import blas, cho_solve, lapack
 from scipy.optimize import minimize
 
-from .linalg import TINY, NotPositiveDefiniteError, cholesky_with_jitter, flush_tiny_lower
+from .linalg import (TINY, NotPositiveDefiniteError, cholesky_with_jitter, flush_tiny_lower,
+                     frobenius_dot)
 
 __all__ = ["LikelihoodTerms", "log_marginal_likelihood", "maximize_log_marginal_likelihood",
            "restart_generator"]
@@ -85,7 +86,7 @@ def log_marginal_likelihood(kernel, X, Y, noise, eval_gradient=False,
     row_norms = np.sqrt(np.maximum(K_diagonal + jitter, 0.0))    # of L: sqrt(diag(L L^T))
     alpha = cho_solve((L, True), Y, check_finite=False)        # a = L^T \ (L \ y)
     n, t = Y.shape
-    value = (-0.5 * np.vdot(Y, alpha) - t * np.log(np.diag(L)).sum()
+    value = (-0.5 * frobenius_dot(Y, alpha) - t * np.log(np.diag(L)).sum()
              - 0.5 * n * t * math.log(2.0 * math.pi))
     if not eval_gradient:
         return LikelihoodTerms(float(value), None, L, alpha, jitter)
