@@ -7,7 +7,9 @@ import pytest
 from scipy.linalg import lapack
 
 from scratchgen.gp import GaussianProcessRegressor, cholesky_with_jitter, kernels
+from scratchgen.gp.kernels_base import fold_upper
 from scratchgen.gp.likelihood import log_marginal_likelihood, maximize_log_marginal_likelihood
+from scratchgen.gp.linalg import flush_tiny_lower
 
 TINY_NORMAL = np.finfo(np.float64).tiny
 
@@ -157,3 +159,12 @@ def test_value_and_vjp_checks_the_shape_of_w():
     with pytest.raises(ValueError, match=r"RBF.value_and_vjp: W must have the shape of K, "
                                          r"\(3, 3\), got \(3, 2\)"):
         vjp(np.zeros((3, 2)))
+
+
+def test_triangle_helpers_reject_what_is_not_a_square_matrix():
+    with pytest.raises(ValueError, match=r"flush_tiny_lower: expected a square float64 "
+                                         r"matrix, got shape \(3, 2\)"):
+        flush_tiny_lower(np.zeros((3, 2), order="F"), np.ones(3), np.ones(3))
+    with pytest.raises(ValueError, match=r"fold_upper: W must be a square matrix, got shape "
+                                         r"\(3, 2\)"):
+        fold_upper(np.zeros((3, 2)))

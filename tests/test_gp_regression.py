@@ -344,3 +344,5 @@ def test_scipy_blas_product_matches_numpy(layout):
     for b in (B, B[:, 0], B.T, B[:, :3]):
         np.testing.assert_allclose(matmul(A, b), A @ b, rtol=1e-13, atol=1e-14)
         assert matmul(A, b).shape == (A @ b).shape
+    with pytest.raises(ValueError, match=r"matmul: .* got shapes \(7, 7\) and \(3, 7\)"):
+        matmul(A, B[:3])

@@ -380,6 +380,8 @@ def fold_upper(W):
     Every dK/dtheta is symmetric, so sum_ij W_ij dK_ij = sum_{i<=j} U_ij dK_ij with U this
     fold of W. The vjps inside the kernels take W folded, and read half of it.
     """
+    if W.ndim != 2 or W.shape[0] != W.shape[1]:
+        raise ValueError(f"fold_upper: W must be a square matrix, got shape {W.shape}")
     U = np.triu(W + W.T)
     U[np.diag_indices_from(U)] = np.diag(W)
     return U

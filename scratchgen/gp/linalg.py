@@ -54,6 +54,9 @@ def frobenius_dot(A, B):
 
 def matmul(A, B):
     """A @ B for a 2-D A and a 1-D or 2-D B, by the backend's BLAS (see the NOTE above)."""
+    if A.ndim != 2 or B.ndim not in (1, 2) or A.shape[1] != B.shape[0]:
+        raise ValueError(f"matmul: expected a matrix (n, k) and a vector (k,) or matrix (k, d), "
+                         f"got shapes {A.shape} and {B.shape}")
     if B.ndim == 1:
         return backend.current().matmul(A, B[:, None])[:, 0]
     return backend.current().matmul(A, B)
@@ -66,6 +69,9 @@ def flush_tiny_lower(A, row_scale, col_scale, clear_upper=False):
     left alone, and so is its upper triangle unless ``clear_upper`` sets it to zero. Returns
     the number of entries of the lower triangle set to zero.
     """
+    if A.ndim != 2 or A.shape[0] != A.shape[1] or A.dtype != np.float64:
+        raise ValueError(f"flush_tiny_lower: expected a square float64 matrix, got shape "
+                         f"{A.shape} and dtype {A.dtype}")
     # A^T is C-ordered, and A's strict lower triangle is the strict upper triangle of A^T.
     return backend.current().flush_tiny_upper(A.T, col_scale, row_scale, clear_upper)
 
