@@ -1,8 +1,8 @@
 """Real image data sets read from local files: MNIST, Fashion-MNIST and the 8x8 digits.
 
-Nothing here downloads anything. MNIST and Fashion-MNIST are read from a folder you give
-(Fashion-MNIST also from where Debian's ``dataset-fashion-mnist`` package installs it); the
-8x8 digits come with scikit-learn.
+Nothing here downloads anything. The MNIST test set (10,000 digits) ships inside this package;
+the full MNIST and Fashion-MNIST are read from a folder you give (Fashion-MNIST also from where
+Debian's ``dataset-fashion-mnist`` package installs it); the 8x8 digits come with scikit-learn.
 """
 from pathlib import Path
 
@@ -10,7 +10,11 @@ import numpy as np
 
 from .idx import load_idx
 
-__all__ = ["FASHION_MNIST_DEBIAN_ROOT", "load_digits", "load_fashion_mnist", "load_mnist"]
+__all__ = ["BUNDLED_MNIST_ROOT", "DATASETS", "FASHION_MNIST_DEBIAN_ROOT", "load_digits", "load_fashion_mnist",
+           "load_mnist", "load_train_test"]
+
+#: The MNIST test set (gzip IDX files) that ships inside the package; see its README.md.
+BUNDLED_MNIST_ROOT = Path(__file__).resolve().parent / "mnist"
 
 #: Where Debian's ``dataset-fashion-mnist`` package puts the four gzip IDX files.
 FASHION_MNIST_DEBIAN_ROOT = Path("/usr/share/datasets/fashion-mnist")
@@ -19,13 +23,15 @@ FASHION_MNIST_DEBIAN_ROOT = Path("/usr/share/datasets/fashion-mnist")
 _SPLIT_PREFIX = {"train": "train", "test": "t10k"}
 
 
-def load_mnist(root, split="test"):
-    """Load MNIST handwritten digits from IDX files in ``root``.
+def load_mnist(root=None, split="test"):
+    """Load MNIST handwritten digits from IDX files in ``root``, or the bundled test set.
 
     Parameters
     ----------
-    root : str or os.PathLike
-        A folder with the standard files, raw or gzip-compressed:
+    root : str or os.PathLike, optional
+        ``None`` reads the MNIST test set that ships with scratchgen
+        (:data:`BUNDLED_MNIST_ROOT`; only ``split="test"`` is there). Otherwise a folder with
+        the standard files, raw or gzip-compressed:
         ``train-images-idx3-ubyte[.gz]`` and ``train-labels-idx1-ubyte[.gz]`` for
         ``split="train"``, ``t10k-images-idx3-ubyte[.gz]`` and ``t10k-labels-idx1-ubyte[.gz]``
         for ``split="test"``. Where both forms exist the uncompressed one is read.
@@ -50,7 +56,12 @@ def load_mnist(root, split="test"):
     -----
     MNIST is by Yann LeCun, Corinna Cortes and Christopher J.C. Burges (CC BY-SA 3.0).
     """
-    return _load_idx_pair(root, split, "load_mnist", hint="")
+    hint = ""
+    if root is None:
+        root = BUNDLED_MNIST_ROOT
+        hint = ("; scratchgen ships only the 10,000 test images: pass root= a folder with the "
+                "training files")
+    return _load_idx_pair(root, split, "load_mnist", hint=hint)
 
 
 def load_fashion_mnist(root=None, split="train"):
@@ -147,6 +158,58 @@ def load_digits(split=None, test_fraction=0.2, seed=0):
         is_test[rng.permutation(members)[:n_test]] = True
     keep = is_test if split == "test" else ~is_test
     return images[keep], labels[keep]
+
+
+#: The data sets :func:`load_train_test` knows, by the name the command line uses.
+DATASETS = ("mnist", "fashion-mnist", "digits")
+
+#: How the bundled MNIST test set is split when it is all there is: the first 8,000 images
+#: train, the last 2,000 are held out.
+BUNDLED_MNIST_TRAIN = 8000
+
+
+def load_train_test(name, root=None):
+    """Load a data set's training and held-out images, scaled to [0, 1].
+
+    Parameters
+    ----------
+    name : {"mnist", "fashion-mnist", "digits"}
+        The data set.
+    root : str or os.PathLike, optional
+        A folder with the four standard IDX files (``train-*`` for training, ``t10k-*`` held
+        out), for MNIST and Fashion-MNIST. Without it, MNIST is the bundled test set split
+        8,000 / 2,000 (first 8,000 for training) and Fashion-MNIST is read from
+        :data:`FASHION_MNIST_DEBIAN_ROOT`. The 8x8 digits take no folder: they are
+        scikit-learn's, split 80 / 20 per class by :func:`load_digits`.
+
+    Returns
+    -------
+    (train_images, train_labels), (test_images, test_labels)
+        float32 images of shape (N, 1, H, W) in [0, 1] and int64 labels of shape (N,).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is unknown, or ``root`` is given for the digits; the loaders' errors for
+        missing or malformed files.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"load_train_test: unknown data set {name!r}; choose one of "
+                         f"{', '.join(DATASETS)}")
+    if name == "digits":
+        if root is not None:
+            raise ValueError("load_train_test: the 8x8 digits ship with scikit-learn and take "
+                             f"no data folder, got root={str(root)!r}")
+        (x_train, y_train), (x_test, y_test) = load_digits("train"), load_digits("test")
+        return (x_train / 16.0, y_train), (x_test / 16.0, y_test)
+    if name == "mnist" and root is None:
+        images, labels = load_mnist()
+        images = images.astype(np.float32) / 255.0
+        cut = BUNDLED_MNIST_TRAIN
+        return (images[:cut], labels[:cut]), (images[cut:], labels[cut:])
+    load = load_mnist if name == "mnist" else load_fashion_mnist
+    splits = [load(root, split=split) for split in ("train", "test")]
+    return tuple((images.astype(np.float32) / 255.0, labels) for images, labels in splits)
 
 
 def _find(root, stem):

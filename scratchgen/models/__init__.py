@@ -1,0 +1,32 @@
+"""Generative models that train on images: GANs, VAEs and a generative stochastic network.
+
+Each model is a ``GenerativeModel`` (``base.py``): a Module that owns its networks, its
+objective (with the paper in its module docstring) and one ``training_step``; the loop around
+it is ``scratchgen.train.Trainer``. ``MODELS`` maps the names ``scratchgen train`` takes to
+the classes, and ``build_model`` rebuilds one from a checkpoint's configuration.
+"""
+from .base import GenerativeModel
+from .cgan import ConditionalGAN
+from .dcgan import DCGAN, DCGANDiscriminator, DCGANGenerator
+from .gan import GAN, MLPGAN
+from .gan_losses import discriminator_loss, generator_loss, gradient_penalty
+from .wgan_gp import WGANGP
+
+#: The models ``scratchgen train`` knows, by name.
+MODELS = {cls.kind: cls for cls in (DCGAN, WGANGP, ConditionalGAN)}
+
+
+def build_model(kind, **config):
+    """A new model of ``kind`` ("dcgan", "vae", ...) built from ``config`` (as returned by
+    ``GenerativeModel.config()``: image_shape, n_classes and the hyperparameters)."""
+    if kind not in MODELS:
+        raise ValueError(f"build_model: unknown model {kind!r}; choose one of "
+                         f"{', '.join(MODELS)}")
+    return MODELS[kind](**config)
+
+
+__all__ = [
+    "ConditionalGAN", "DCGAN", "DCGANDiscriminator", "DCGANGenerator", "GAN", "GenerativeModel",
+    "MLPGAN", "MODELS", "WGANGP", "build_model", "discriminator_loss", "generator_loss",
+    "gradient_penalty",
+]

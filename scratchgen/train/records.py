@@ -1,0 +1,89 @@
+"""What a run leaves behind while it trains: the loss CSV and the progress display."""
+import csv
+import io
+import sys
+from pathlib import Path
+
+from ..serialization import write_atomically
+
+__all__ = ["LossLog", "progress_bar"]
+
+
+class LossLog:
+    """``losses.csv``: one row per training step (``epoch``, ``step``, then each loss).
+
+    Rows are appended as training goes, so an interrupted run keeps what it wrote; a resumed
+    run first drops the rows after its checkpoint (``truncate``), so the file never holds a
+    step twice. A loss a step did not compute (G's, between critic updates) is left empty.
+    """
+
+    def __init__(self, path, loss_names):
+        self.path = Path(path)
+        self.columns = ["epoch", "step", *loss_names]
+
+    def start(self, keep_steps=0):
+        """Begin the file anew, keeping the rows of the first ``keep_steps`` steps."""
+        rows = [row for row in self.read_rows() if int(row["step"]) < keep_steps]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, self.columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({c: row.get(c, "") for c in self.columns} for row in rows)
+        write_atomically(self.path, lambda f: f.write(buffer.getvalue().encode()))
+
+    def append(self, rows):
+        """Append rows (dicts with ``epoch``, ``step`` and losses) and flush them to disk."""
+        with open(self.path, "a", newline="") as f:
+            writer = csv.DictWriter(f, self.columns, lineterminator="\n")
+            for row in rows:
+                writer.writerow({c: _cell(row.get(c)) for c in self.columns})
+
+    def read_rows(self):
+        """The rows written so far, as dicts of strings ([] when there is no file yet)."""
+        if not self.path.is_file():
+            return []
+        with open(self.path, newline="") as f:
+            return list(csv.DictReader(f))
+
+    def curves(self):
+        """{loss name: (steps, values)} for plotting, skipping empty cells."""
+        curves = {name: ([], []) for name in self.columns[2:]}
+        for row in self.read_rows():
+            for name, (steps, values) in curves.items():
+                if row.get(name):
+                    steps.append(int(row["step"]))
+                    values.append(float(row[name]))
+        return curves
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    return f"{value:.6g}" if isinstance(value, float) else value
+
+
+class _Silent:
+    """Stands in for a tqdm bar when progress is not shown."""
+
+    def update(self, n=1):
+        pass
+
+    def set_postfix_str(self, text):
+        pass
+
+    def close(self):
+        pass
+
+
+def progress_bar(total, desc, enabled=None):
+    """A tqdm bar over ``total`` steps, or a silent stand-in.
+
+    ``enabled=None`` shows the bar only when standard error is a terminal, so logs and pipes
+    get the per-epoch lines alone.
+    """
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        return _Silent()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True)
