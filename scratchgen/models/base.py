@@ -75,6 +75,11 @@ class GenerativeModel(nn.Module):
         """Held-out metrics of the model itself (none by default)."""
         return {}
 
+    def export_network(self):
+        """The network whose weights ``scratchgen export`` writes (the whole model by default;
+        a GAN's generator)."""
+        return self
+
     def _check_sample_request(self, n, labels):
         """Validate ``sample``'s arguments; return the labels as an int64 array or None."""
         name = f"{type(self).__name__}.sample"

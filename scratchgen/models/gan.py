@@ -39,6 +39,8 @@ class GAN(GenerativeModel):
         The objective (see ``gan_losses``).
     lr_g, lr_d : float
         Adam's learning rates for G and D (different rates: Heusel et al.'s two time-scale rule).
+    lr : float, optional
+        One learning rate for both (``scratchgen train --lr``); overrides ``lr_g`` and ``lr_d``.
     betas : tuple of float
         Adam's (beta1, beta2) for both; (0.5, 0.999) is the DCGAN paper's choice.
     n_critic : int
@@ -61,8 +63,10 @@ class GAN(GenerativeModel):
 
     def __init__(self, image_shape, n_classes=None, latent_dim=100, loss="minimax",
                  lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), n_critic=1, gp_weight=10.0,
-                 ema_decay=None, seed=0, architecture=None):
+                 ema_decay=None, seed=0, architecture=None, lr=None):
         super().__init__(image_shape, n_classes)
+        if lr is not None:
+            lr_g = lr_d = lr
         name = type(self).__name__
         if loss not in LOSSES:
             raise ValueError(f"{name}: unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
@@ -157,6 +161,10 @@ class GAN(GenerativeModel):
     def sampling_generator(self):
         """The network ``sample`` uses: the weight average if one is kept, else G."""
         return self.generator_ema if self.ema_decay is not None else self.generator
+
+    def export_network(self):
+        """What ``scratchgen export`` writes: the generator that ``sample`` uses."""
+        return self.sampling_generator()
 
     def sample(self, n, rng, labels=None):
         """``n`` samples from G (in eval mode: BatchNorm uses its running statistics).
