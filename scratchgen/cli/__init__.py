@@ -1,32 +1,36 @@
 """The ``scratchgen`` command line.
 
-    scratchgen demo [--out runs/demo]        the main job: GP regression on real data
-    scratchgen gp fit --csv FILE --out DIR   fit a GP to columns of a CSV file
-    scratchgen config                        versions, backend, kernels, BLAS, switches
+    scratchgen demo [--out runs/demo]          the main job: a GAN, a VAE and a GP on real data
+    scratchgen train MODEL --out DIR [...]     train a GAN, VAE or GSN on digits
+    scratchgen sample --checkpoint CKPT --out grid.png|samples.npy
+    scratchgen export --checkpoint CKPT --out model.safetensors
+    scratchgen gp fit --csv FILE --out DIR     fit a GP to columns of a CSV file
+    scratchgen config                          versions, backend, kernels, BLAS, switches
 """
 
 import argparse
 import sys
 
-from ._version import __version__
+from .._version import __version__
+from ..train.trainer import TrainingDiverged
 
 
 def _config(args):
-    from ._config import show_config
+    from .._config import show_config
 
     show_config()
     return 0
 
 
 def _demo(args):
-    from .demo import run_demo
+    from ..demo import run_demo
 
     run_demo(args.out, seed=args.seed)
     return 0
 
 
 def _gp_fit(args):
-    from .gp.command import fit_csv
+    from ..gp.command import fit_csv
 
     metrics = fit_csv(args.csv, args.out, kernel=args.kernel, x_cols=args.x_cols,
                       y_col=args.y_col, n_restarts=args.restarts,
@@ -59,6 +63,10 @@ def build_parser():
     demo.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(run=_demo)
+
+    from .models import add_model_commands
+
+    add_model_commands(commands)
 
     gp = commands.add_parser("gp", help="Gaussian-process tools")
     gp_commands = gp.add_subparsers(dest="gp_command", required=True, metavar="COMMAND")
@@ -98,7 +106,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, OSError, ImportError) as err:
-        # A user's mistake (bad CSV, missing file, missing extra): one clear line, no traceback.
+    except (ValueError, OSError, ImportError, TrainingDiverged) as err:
+        # A user's mistake (bad CSV, missing file, corrupt checkpoint, missing extra) or a
+        # diverged run: one clear line, no traceback; the files already written stay.
         print(f"scratchgen {args.command}: error: {err}", file=sys.stderr)
         return 1
