@@ -1,4 +1,4 @@
-"""The command line's GP jobs: ``scratchgen gp fit`` on a CSV file and ``scratchgen demo``."""
+"""The command line's GP job: ``scratchgen gp fit`` on a CSV file."""
 import json
 
 import numpy as np
@@ -62,18 +62,3 @@ def test_gp_fit_unknown_column(tmp_path, capsys):
     _write_csv(csv)
     assert main(["gp", "fit", "--csv", str(csv), "--y-col", "z", "--out", str(tmp_path)]) == 1
     assert "column 'z' is not in" in capsys.readouterr().err
-
-
-def test_demo_fits_the_diabetes_data(tmp_path, capsys):
-    pytest.importorskip("sklearn")
-    out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "fitted kernel" in printed and "held-out RMSE" in printed
-    metrics = json.loads((out / "metrics.json").read_text())
-    for job in ("gp_bmi", "gp_all_features"):
-        m = metrics[job]
-        assert np.isfinite(m["log_marginal_likelihood"])
-        assert m["test_rmse"] < m["baseline_rmse"]  # better than predicting the mean
-    # All ten features explain more than body-mass index alone.
-    assert metrics["gp_all_features"]["test_rmse"] < metrics["gp_bmi"]["test_rmse"]

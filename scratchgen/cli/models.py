@@ -93,7 +93,7 @@ def run_train(args):
                                 n_classes=int(y_train.max()) + 1
                                 if MODELS[args.model].conditional else None,
                                 seed=args.seed, **options)
-        batch_size = args.batch_size or getattr(model, "default_batch_size", 64)
+        batch_size = args.batch_size or model.default_batch_size
         trainer = Trainer(model, (x_train, y_train), args.out, args.epochs, batch_size,
                           seed=args.seed, dataset=dataset, show_progress=args.progress)
         if args.resume:

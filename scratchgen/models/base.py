@@ -46,6 +46,8 @@ class GenerativeModel(nn.Module):
     conditional = False
     #: The names of the losses ``training_step`` returns, in display order.
     loss_names = ()
+    #: Images per step when the user does not say (``scratchgen train --batch-size``).
+    default_batch_size = 64
 
     def __init__(self, image_shape, n_classes=None):
         super().__init__()
