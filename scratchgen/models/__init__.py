@@ -10,10 +10,13 @@ from .cgan import ConditionalGAN
 from .dcgan import DCGAN, DCGANDiscriminator, DCGANGenerator
 from .gan import GAN, MLPGAN
 from .gan_losses import discriminator_loss, generator_loss, gradient_penalty
+from .gsn import GSN
+from .vae import VAE, ConditionalVAE, ConvVAE, VariationalAutoencoder
 from .wgan_gp import WGANGP
 
 #: The models ``scratchgen train`` knows, by name.
-MODELS = {cls.kind: cls for cls in (DCGAN, WGANGP, ConditionalGAN)}
+MODELS = {cls.kind: cls for cls in (DCGAN, WGANGP, ConditionalGAN, VAE, ConvVAE,
+                                    ConditionalVAE, GSN)}
 
 
 def build_model(kind, **config):
@@ -26,7 +29,8 @@ def build_model(kind, **config):
 
 
 __all__ = [
-    "ConditionalGAN", "DCGAN", "DCGANDiscriminator", "DCGANGenerator", "GAN", "GenerativeModel",
-    "MLPGAN", "MODELS", "WGANGP", "build_model", "discriminator_loss", "generator_loss",
+    "ConditionalGAN", "ConditionalVAE", "ConvVAE", "DCGAN", "DCGANDiscriminator",
+    "DCGANGenerator", "GAN", "GSN", "GenerativeModel", "MLPGAN", "MODELS", "VAE",
+    "VariationalAutoencoder", "WGANGP", "build_model", "discriminator_loss", "generator_loss",
     "gradient_penalty",
 ]
