@@ -106,6 +106,7 @@ def run_train(args):
                    "batch_size": trainer.batch_size, "seed": trainer.seed,
                    "hyperparameters": model.config()}
         metrics.update(model.evaluate(x_test, y_test, rng))
+        _write_pictures(model, x_test, y_test, rng, Path(args.out))
         if not args.no_quality:
             metrics["quality"] = quality_metrics(model, (x_train, y_train), (x_test, y_test),
                                                  seed=trainer.seed)
@@ -114,6 +115,17 @@ def run_train(args):
     print(f"wrote {out / 'losses.csv'}, the sample grids, checkpoints (last: "
           f"{out / 'last.sgz'}) and {out / 'metrics.json'}")
     return 0
+
+
+def _write_pictures(model, x, y, rng, out):
+    """The model's own pictures (reconstructions, latent plane, chain), if it has any."""
+    try:
+        from ..viz import save_image_grid
+
+        for stem, (images, nrow) in model.pictures(x, y, rng).items():
+            save_image_grid(images, out / f"{stem}.png", nrow=nrow)
+    except ImportError as err:
+        print(f"no pictures: {err}")
 
 
 def run_sample(args):

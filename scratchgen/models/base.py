@@ -14,6 +14,8 @@ and calls ``sample`` for the pictures. A new model family needs only these metho
     ``n`` new images, a float array (n, C, H, W) in [0, 1].
 ``evaluate(x, y, rng)``
     Held-out numbers for ``metrics.json`` (a VAE's -ELBO, say); ``{}`` by default.
+``pictures(x, y, rng)``
+    Extra pictures of held-out images (a VAE's reconstructions); ``{}`` by default.
 
 Every random draw comes from the ``rng`` the caller passes, so a run is reproducible from its
 seed, and a run resumed from a checkpoint repeats the uninterrupted run exactly.
@@ -75,6 +77,11 @@ class GenerativeModel(nn.Module):
 
     def evaluate(self, x, y, rng):
         """Held-out metrics of the model itself (none by default)."""
+        return {}
+
+    def pictures(self, x, y, rng):
+        """Model-specific pictures for the end of a run, ``{file stem: (images, nrow)}``:
+        a VAE's reconstructions, say. Images are (N, C, H, W) in [0, 1]; none by default."""
         return {}
 
     def export_network(self):
