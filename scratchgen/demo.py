@@ -15,6 +15,7 @@ import numpy as np
 from .gp import kernels
 from .gp.regression import GaussianProcessRegressor
 from .gp.report import plot_posterior_1d, write_json
+from .random_state import check_random_state
 
 
 def _load_diabetes():
@@ -28,7 +29,7 @@ def _load_diabetes():
 
 
 def _split(n, test_fraction, seed):
-    order = np.random.default_rng(seed).permutation(n)
+    order = check_random_state(seed, "demo", name="seed").permutation(n)
     n_test = int(round(test_fraction * n))
     return order[n_test:], order[:n_test]
 

@@ -17,6 +17,7 @@ from scipy.special import erf, expit
 from . import kernels
 from .kernels_base import check_input
 from .linalg import cholesky_with_jitter, matmul
+from ..random_state import check_random_state
 from .regression import NotFittedError
 
 # sigma(z) ~ sum_i c_i (1 + erf(lambda_i z)) / 2: each erf averages over a Gaussian in closed
@@ -50,8 +51,8 @@ class GaussianProcessClassifier:
         Extra optimizer runs from log-uniform draws inside the kernel's bounds.
     max_iter_predict : int
         Maximum Newton iterations when finding the mode.
-    random_state : int, numpy.random.Generator or None
-        Seed of the restarts.
+    random_state : int, numpy.random.Generator, numpy.random.SeedSequence or None
+        Seed of the restarts (read by ``scratchgen.random_state.check_random_state``).
 
     Attributes
     ----------
@@ -126,7 +127,7 @@ class GaussianProcessClassifier:
             if not np.all(np.isfinite(bounds)):
                 raise ValueError(f"GaussianProcessClassifier: n_restarts > 0 needs finite "
                                  f"kernel bounds, got {bounds.tolist()}")
-            rng = np.random.default_rng(self.random_state)
+            rng = check_random_state(self.random_state, "GaussianProcessClassifier.fit")
             starts += [rng.uniform(bounds[:, 0], bounds[:, 1]) for _ in range(self.n_restarts)]
         best = None
         for theta0 in starts:

@@ -20,8 +20,8 @@ from ..serialization import load as _load_checkpoint
 from ..serialization import save as _save_checkpoint
 from . import kernels
 from .kernels_base import Kernel, check_input
-from .likelihood import (log_marginal_likelihood, maximize_log_marginal_likelihood,
-                         restart_generator)
+from ..random_state import check_random_state
+from .likelihood import log_marginal_likelihood, maximize_log_marginal_likelihood
 from .linalg import cholesky_with_jitter, matmul
 from .regression_io import from_checkpoint, to_checkpoint
 
@@ -55,9 +55,10 @@ class GaussianProcessRegressor:
     normalize_y : bool
         Subtract the mean of y and divide by its standard deviation before fitting (undone in
         predictions).
-    random_state : int, numpy Generator or RandomState, optional
-        Draws the restart points. An int seeds a ``RandomState``, so that the restarts equal
-        scikit-learn's for the same seed.
+    random_state : int, numpy.random.Generator, numpy.random.SeedSequence or None
+        Draws the restart points, by ``scratchgen.random_state.check_random_state``: an int
+        seeds ``np.random.default_rng`` (so the restart points differ from scikit-learn's,
+        which draws them from a legacy ``RandomState``).
     optimizer : "L-BFGS-B", callable or None
         ``None`` keeps the kernel's hyperparameters. A callable is called as
         ``optimizer(objective, theta0, bounds)`` -> ``(theta, objective_value)``.
@@ -119,8 +120,8 @@ class GaussianProcessRegressor:
 
         if self.optimizer is not None and kernel.n_dims > 0:
             maximize_log_marginal_likelihood(kernel, X, Y, noise, self.n_restarts,
-                                             restart_generator(self.random_state), self.optimizer,
-                                             caller)
+                                             check_random_state(self.random_state, caller),
+                                             self.optimizer, caller)
         # Algorithm 2.1, lines 2-3 at the chosen theta: L = cholesky(K), a = K^-1 y.
         terms = log_marginal_likelihood(kernel, X, Y, noise, caller=caller)
         if terms.jitter > 0:
@@ -219,7 +220,7 @@ class GaussianProcessRegressor:
             var = np.maximum(var, 0.0)
         return mean, np.sqrt(self._scale_variance(var))
 
-    def sample_y(self, X, n_samples=1, rng=None):
+    def sample_y(self, X, n_samples=1, random_state=None, *, rng=None):
         """Draw functions from the posterior (or, before ``fit``, the prior) at ``X``.
 
         The covariance is factored by ``cholesky_with_jitter``: a jitter of up to 1e-5 times
@@ -230,7 +231,10 @@ class GaussianProcessRegressor:
         ----------
         X : array_like, shape (m, d)
         n_samples : int
-        rng : int or numpy.random.Generator, optional
+        random_state : int, numpy.random.Generator, numpy.random.SeedSequence or None
+            Draws the samples (scikit-learn's name; read by ``check_random_state``).
+        rng : optional
+            The former name of ``random_state``; deprecated.
 
         Returns
         -------
@@ -240,7 +244,15 @@ class GaussianProcessRegressor:
         if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
             raise ValueError(f"{caller}: n_samples must be a positive integer, got "
                              f"{n_samples!r}")
-        rng = np.random.default_rng(rng)
+        if rng is not None:
+            if random_state is not None:
+                raise TypeError(f"{caller}: pass random_state only (rng is its deprecated "
+                                f"name), got both random_state={random_state!r} and "
+                                f"rng={rng!r}")
+            warnings.warn(f"{caller}: rng is deprecated, pass random_state (scikit-learn's "
+                          f"name) instead", DeprecationWarning, stacklevel=2)
+            random_state = rng
+        rng = check_random_state(random_state, caller)
         mean, cov = self.predict(X, return_cov=True)
         if mean.ndim == 1:
             mean, cov = mean[:, None], cov[:, :, None]

@@ -23,6 +23,7 @@ from scipy import linalg, optimize
 from . import kernels
 from .kernels_base import check_input
 from .linalg import matmul
+from ..random_state import check_random_state
 from .regression import NotFittedError
 from .sparse_bound import CollapsedBound, chunks, kernel_terms, term_params
 
@@ -113,8 +114,9 @@ class SparseGPRegressor:
     normalize_y : bool
         Fit to (y - mean) / std, undone in predictions. ``kernel_``, ``noise_`` and ``elbo_``
         then refer to the normalized targets.
-    random_state : int, numpy.random.Generator or None
-        Seeds the k-means initialization.
+    random_state : int, numpy.random.Generator, numpy.random.SeedSequence or None
+        Seeds the k-means initialization (read by
+        ``scratchgen.random_state.check_random_state``).
 
     Attributes
     ----------
@@ -182,7 +184,7 @@ class SparseGPRegressor:
         elif self.n_inducing >= n:
             Z = np.unique(X, axis=0)
         else:
-            Z = kmeans_plus_plus(X, self.n_inducing, np.random.default_rng(self.random_state))
+            Z = kmeans_plus_plus(X, self.n_inducing, check_random_state(self.random_state, caller))
         bound = CollapsedBound(X, y, terms)
         _check_kernel_reading(kernel, bound, Z, caller)
 
