@@ -359,3 +359,31 @@ def test_scipy_blas_product_matches_numpy(layout):
         assert matmul(A, b).shape == (A @ b).shape
     with pytest.raises(ValueError, match=r"matmul: .* got shapes \(7, 7\) and \(3, 7\)"):
         matmul(A, B[:3])
+
+
+def test_not_fitted_error_is_one_class_importable_from_its_old_homes():
+    from scratchgen.gp import regression, validation
+    assert regression.NotFittedError is validation.NotFittedError is NotFittedError
+    assert issubclass(NotFittedError, ValueError) and issubclass(NotFittedError, AttributeError)
+    sklearn_exceptions = pytest.importorskip("sklearn.exceptions")
+    assert issubclass(NotFittedError, sklearn_exceptions.NotFittedError)
+
+
+def test_the_estimators_share_one_query_feature_check():
+    from scratchgen.gp import GaussianProcessClassifier, SparseGPRegressor
+    X, y = data(n=20)
+    fitted = [GaussianProcessRegressor(kernels.RBF(1.0), optimizer=None).fit(X, y),
+              SparseGPRegressor(n_inducing=5, max_iter=0, random_state=0).fit(X, y),
+              GaussianProcessClassifier(kernels.RBF(1.0, "fixed")).fit(X, y > 0)]
+    needs_fit = {"GaussianProcessRegressor": "log_marginal_likelihood",
+                 "SparseGPRegressor": "predict", "GaussianProcessClassifier": "predict"}
+    for gp in fitted:
+        name = type(gp).__name__
+        with pytest.raises(ValueError, match=rf"^{name}.predict: X has 3 features but the model "
+                                             r"was fitted on 2 \(expected shape \(m, 2\), got "
+                                             r"\(4, 3\)\)$"):
+            gp.predict(np.zeros((4, 3)))
+        method = needs_fit[name]
+        with pytest.raises(NotFittedError, match=rf"^{name}.{method}: this {name} is not "
+                                                 r"fitted yet; call fit\(X, y\) first$"):
+            getattr(type(gp)(), method)(X)

@@ -15,10 +15,9 @@ from scipy import linalg, optimize
 from scipy.special import erf, expit
 
 from . import kernels
-from .kernels_base import check_input
 from .linalg import cholesky_with_jitter, matmul
 from ..random_state import check_random_state
-from .regression import NotFittedError
+from .validation import check_fitted, check_input, check_n_features
 
 # sigma(z) ~ sum_i c_i (1 + erf(lambda_i z)) / 2: each erf averages over a Gaussian in closed
 # form (R&W eq. 3.25 without quadrature). These lambdas and the points where the fit is exact
@@ -160,9 +159,7 @@ class GaussianProcessClassifier:
             Only with ``eval_gradient``.
         """
         caller = "GaussianProcessClassifier.log_marginal_likelihood"
-        if not hasattr(self, "_L"):
-            raise NotFittedError(f"{caller}: this GaussianProcessClassifier is not fitted yet; "
-                                 f"call fit(X, y) first")
+        check_fitted(self, "_L", caller)
         kernel = self.kernel_ if kernel is None else kernel
         if theta is None:
             if not eval_gradient:
@@ -302,15 +299,8 @@ class GaussianProcessClassifier:
 
     def _check_predict(self, X, method):
         caller = f"GaussianProcessClassifier.{method}"
-        if not hasattr(self, "_L"):
-            raise NotFittedError(f"{caller}: this GaussianProcessClassifier is not fitted yet; "
-                                 f"call fit(X, y) first")
-        X = check_input(X, caller)
-        d = self.X_train_.shape[1]
-        if X.shape[1] != d:
-            raise ValueError(f"{caller}: X has {X.shape[1]} features but the model was fitted "
-                             f"on {d} (expected shape (m, {d}), got {X.shape})")
-        return X
+        check_fitted(self, "_L", caller)
+        return check_n_features(check_input(X, caller), self.X_train_.shape[1], caller)
 
 
 def _cholesky_B(W_sr, K):

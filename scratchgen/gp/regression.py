@@ -19,20 +19,19 @@ from ..autograd.tensor import Tensor
 from ..serialization import load as _load_checkpoint
 from ..serialization import save as _save_checkpoint
 from . import kernels
-from .kernels_base import Kernel, check_input
+from .kernels_base import Kernel
 from ..random_state import check_random_state
 from .likelihood import log_marginal_likelihood, maximize_log_marginal_likelihood
 from .linalg import cholesky_with_jitter, matmul
 from .regression_io import from_checkpoint, to_checkpoint
+# NotFittedError lives in validation; importing it here keeps scratchgen.gp.regression's name.
+from .validation import (NotFittedError, check_fitted, check_input, check_n_features,
+                         check_targets)
 
 __all__ = ["GaussianProcessRegressor", "NotFittedError"]
 
 _FORMAT = "scratchgen.gp.GaussianProcessRegressor"
 _GRADIENT_CHUNK = 256        # query rows per autograd pass in predict_gradient
-
-
-class NotFittedError(ValueError, AttributeError):
-    """A method that needs ``fit`` was called first (as scikit-learn's NotFittedError)."""
 
 
 def _default_kernel():
@@ -104,7 +103,7 @@ class GaussianProcessRegressor:
         caller = "GaussianProcessRegressor.fit"
         self._check_params(caller)
         X = check_input(X, caller)
-        Y = self._check_targets(y, X.shape[0], caller)
+        Y = check_targets(y, X.shape[0], caller)
         single_target = np.ndim(y) == 1 or Y.shape[1] == 1
         noise = self._check_alpha(X.shape[0], caller)
         kernel = _default_kernel() if self.kernel is None else self.kernel
@@ -317,7 +316,7 @@ class GaussianProcessRegressor:
         """Coefficient of determination R^2 of ``predict(X)`` (averaged over targets)."""
         caller = "GaussianProcessRegressor.score"
         X = self._check_query(X, caller)
-        Y = self._check_targets(y, X.shape[0], caller)
+        Y = check_targets(y, X.shape[0], caller)
         pred = self.predict(X).reshape(Y.shape)
         residual = ((Y - pred) ** 2).sum(axis=0)
         total = ((Y - Y.mean(axis=0)) ** 2).sum(axis=0)
@@ -350,22 +349,6 @@ class GaussianProcessRegressor:
             raise ValueError(f"{caller}: optimizer must be 'L-BFGS-B', a callable or None, "
                              f"got {self.optimizer!r}")
 
-    def _check_targets(self, y, n_samples, caller):
-        try:
-            Y = np.asarray(y, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{caller}: y must be a numeric array ({err})") from None
-        if Y.ndim not in (1, 2):
-            raise ValueError(f"{caller}: y must have shape (n_samples,) or (n_samples, "
-                             f"n_targets), got shape {Y.shape}")
-        if Y.shape[0] != n_samples:
-            raise ValueError(f"{caller}: X has {n_samples} samples but y has {Y.shape[0]}")
-        if not np.all(np.isfinite(Y)):
-            index = tuple(np.argwhere(~np.isfinite(Y))[0])
-            raise ValueError(f"{caller}: y must be finite, but y[{', '.join(map(str, index))}]"
-                             f" = {Y[index]}")
-        return Y.reshape(n_samples, -1)
-
     def _check_alpha(self, n_samples, caller):
         alpha = np.asarray(self.alpha, dtype=np.float64)
         if alpha.ndim > 1 or (alpha.ndim == 1 and alpha.shape[0] not in (1, n_samples)):
@@ -376,16 +359,13 @@ class GaussianProcessRegressor:
         return float(alpha.reshape(-1)[0]) if alpha.size == 1 else alpha
 
     def _check_fitted(self, caller):
-        if not hasattr(self, "X_train_"):
-            raise NotFittedError(f"{caller}: this GaussianProcessRegressor is not fitted yet; "
-                                 "call fit(X, y) first")
+        check_fitted(self, "X_train_", caller)
 
     def _check_query(self, X, caller):
+        """Checked query inputs; after ``fit``, with the training data's number of features."""
         X = check_input(X, caller)
-        if hasattr(self, "X_train_") and X.shape[1] != self.X_train_.shape[1]:
-            raise ValueError(f"{caller}: X has {X.shape[1]} features but the model was fitted "
-                             f"on {self.X_train_.shape[1]} (expected shape (m, "
-                             f"{self.X_train_.shape[1]}), got {X.shape})")
+        if hasattr(self, "X_train_"):
+            check_n_features(X, self.X_train_.shape[1], caller)
         return X
 
     def _unnormalize_mean(self, mean):

@@ -21,11 +21,10 @@ import numpy as np
 from scipy import linalg, optimize
 
 from . import kernels
-from .kernels_base import check_input
 from .linalg import matmul
 from ..random_state import check_random_state
-from .regression import NotFittedError
 from .sparse_bound import CollapsedBound, chunks, kernel_terms, term_params
+from .validation import check_fitted, check_input, check_n_features, check_targets
 
 
 def kmeans_plus_plus(X, m, rng, n_iter=10, max_points=10000):
@@ -165,7 +164,7 @@ class SparseGPRegressor:
         caller = "SparseGPRegressor.fit"
         fit_noise = self._check_params(caller)
         X = check_input(X, caller)
-        y = _check_targets(y, X.shape[0], caller)
+        y = check_targets(y, X.shape[0], caller, multi_output=False)
         n, d = X.shape
         kernel = self.kernel if self.kernel is not None else (
             kernels.ConstantKernel(1.0) * kernels.RBF(1.0))
@@ -317,33 +316,11 @@ class SparseGPRegressor:
         return True
 
     def _check_fitted(self, caller):
-        if not hasattr(self, "_bound"):
-            raise NotFittedError(f"{caller}: this SparseGPRegressor is not fitted yet; call "
-                                 f"fit(X, y) first")
+        check_fitted(self, "_bound", caller)
 
     def _check_query(self, X, caller, name):
-        X = check_input(X, caller, name)
-        d = self._bound.X.shape[1]
-        if X.shape[1] != d:
-            raise ValueError(f"{caller}: {name} has {X.shape[1]} features but the model was "
-                             f"fitted on {d} (expected shape (m, {d}), got {X.shape})")
-        return X
-
-
-def _check_targets(y, n, caller):
-    try:
-        y = np.asarray(y, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{caller}: y must be a numeric array ({err})") from None
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1 or y.shape[0] != n:
-        raise ValueError(f"{caller}: expected y of shape ({n},) to match X, got shape "
-                         f"{y.shape}")
-    if not np.all(np.isfinite(y)):
-        i = int(np.argwhere(~np.isfinite(y))[0, 0])
-        raise ValueError(f"{caller}: y must be finite, but y[{i}] = {y[i]}")
-    return y
+        return check_n_features(check_input(X, caller, name), self._bound.X.shape[1], caller,
+                                name)
 
 
 def _check_kernel_reading(kernel, bound, Z, caller):
