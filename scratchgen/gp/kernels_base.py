@@ -153,6 +153,15 @@ class Kernel:
     def _copy(self):
         return type(self)(**self.get_params(deep=False))
 
+    def __sklearn_clone__(self):
+        """What scikit-learn's ``clone`` returns for this kernel: an independent copy.
+
+        (Its generic clone rebuilds an object from ``get_params`` and requires the
+        constructor to keep each argument as it came; ours normalize them, e.g. a list of
+        length scales becomes an array, so the kernel copies itself.)
+        """
+        return self._copy()
+
     def get_params(self, deep=True):
         """Constructor arguments by name (values, their bounds, and e.g. ``nu``)."""
         params = {}

@@ -16,6 +16,7 @@ from scipy.linalg import cho_solve, solve_triangular
 
 from ..autograd.engine import grad
 from ..autograd.tensor import Tensor
+from ..estimator import BaseEstimator, RegressorMixin
 from ..serialization import load as _load_checkpoint
 from ..serialization import save as _save_checkpoint
 from . import kernels
@@ -26,7 +27,7 @@ from .linalg import cholesky_with_jitter, matmul
 from .regression_io import from_checkpoint, to_checkpoint
 # NotFittedError lives in validation; importing it here keeps scratchgen.gp.regression's name.
 from .validation import (NotFittedError, check_fitted, check_input, check_n_features,
-                         check_targets)
+                         check_optimizer, check_restarts, check_targets)
 
 __all__ = ["GaussianProcessRegressor", "NotFittedError"]
 
@@ -38,8 +39,12 @@ def _default_kernel():
     return kernels.ConstantKernel(1.0, "fixed") * kernels.RBF(1.0, "fixed")
 
 
-class GaussianProcessRegressor:
+class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
     """Gaussian-process regression with hyperparameters fitted by marginal likelihood.
+
+    A scikit-learn estimator (``scratchgen.estimator``): ``clone``, ``cross_val_score``,
+    ``GridSearchCV`` and ``Pipeline`` accept it, and scikit-learn's parameter names
+    ``n_restarts_optimizer`` and ``optimizer="fmin_l_bfgs_b"`` work as well as ours.
 
     Parameters
     ----------
@@ -51,6 +56,9 @@ class GaussianProcessRegressor:
         keeps K numerically positive definite (noise is better modelled by a WhiteKernel).
     n_restarts : int
         Extra optimizer runs from log-uniform draws within the bounds.
+    n_restarts_optimizer : int, optional
+        scikit-learn's name for ``n_restarts``; when given, it is the count (and
+        ``n_restarts`` must be 0 or equal).
     normalize_y : bool
         Subtract the mean of y and divide by its standard deviation before fitting (undone in
         predictions).
@@ -58,8 +66,9 @@ class GaussianProcessRegressor:
         Draws the restart points, by ``scratchgen.random_state.check_random_state``: an int
         seeds ``np.random.default_rng`` (so the restart points differ from scikit-learn's,
         which draws them from a legacy ``RandomState``).
-    optimizer : "L-BFGS-B", callable or None
-        ``None`` keeps the kernel's hyperparameters. A callable is called as
+    optimizer : "L-BFGS-B", "fmin_l_bfgs_b", callable or None
+        SciPy's L-BFGS-B (under either name: the second is scikit-learn's); ``None`` keeps
+        the kernel's hyperparameters. A callable is called as
         ``optimizer(objective, theta0, bounds)`` -> ``(theta, objective_value)``.
 
     Attributes
@@ -79,13 +88,16 @@ class GaussianProcessRegressor:
     """
 
     def __init__(self, kernel=None, alpha=1e-10, n_restarts=0, normalize_y=False,
-                 random_state=None, optimizer="L-BFGS-B"):
+                 random_state=None, optimizer="L-BFGS-B", n_restarts_optimizer=None):
+        # NOTE: scikit-learn's clone needs every argument stored unchanged under its own name;
+        # fit() validates and interprets them.
         self.kernel = kernel
         self.alpha = alpha
         self.n_restarts = n_restarts
         self.normalize_y = normalize_y
         self.random_state = random_state
         self.optimizer = optimizer
+        self.n_restarts_optimizer = n_restarts_optimizer
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y):
@@ -101,7 +113,7 @@ class GaussianProcessRegressor:
         self
         """
         caller = "GaussianProcessRegressor.fit"
-        self._check_params(caller)
+        n_restarts, optimizer = self._check_params(caller)
         X = check_input(X, caller)
         Y = check_targets(y, X.shape[0], caller)
         single_target = np.ndim(y) == 1 or Y.shape[1] == 1
@@ -117,10 +129,10 @@ class GaussianProcessRegressor:
         else:
             y_mean, y_std = np.zeros(Y.shape[1]), np.ones(Y.shape[1])
 
-        if self.optimizer is not None and kernel.n_dims > 0:
-            maximize_log_marginal_likelihood(kernel, X, Y, noise, self.n_restarts,
+        if optimizer is not None and kernel.n_dims > 0:
+            maximize_log_marginal_likelihood(kernel, X, Y, noise, n_restarts,
                                              check_random_state(self.random_state, caller),
-                                             self.optimizer, caller)
+                                             optimizer, caller)
         # Algorithm 2.1, lines 2-3 at the chosen theta: L = cholesky(K), a = K^-1 y.
         terms = log_marginal_likelihood(kernel, X, Y, noise, caller=caller)
         if terms.jitter > 0:
@@ -337,17 +349,18 @@ class GaussianProcessRegressor:
 
     # ------------------------------------------------------------------ helpers
     def _check_params(self, caller):
+        """Validate the settings; return the number of restarts and the optimizer."""
         if self.kernel is not None and not isinstance(self.kernel, Kernel):
             raise TypeError(f"{caller}: kernel must be a scratchgen.gp.kernels.Kernel or None, "
                             f"got {type(self.kernel).__name__}")
-        if (not isinstance(self.n_restarts, numbers.Integral) or isinstance(self.n_restarts, bool)
-                or self.n_restarts < 0):
-            raise ValueError(f"{caller}: n_restarts must be an integer >= 0, got "
-                             f"{self.n_restarts!r}")
-        if not (self.optimizer is None or self.optimizer == "L-BFGS-B"
-                or callable(self.optimizer)):
-            raise ValueError(f"{caller}: optimizer must be 'L-BFGS-B', a callable or None, "
-                             f"got {self.optimizer!r}")
+        return (check_restarts(self.n_restarts, self.n_restarts_optimizer, caller),
+                check_optimizer(self.optimizer, caller))
+
+    def __sklearn_tags__(self):
+        # Called by scikit-learn only, so only on top of its BaseEstimator.
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
 
     def _check_alpha(self, n_samples, caller):
         alpha = np.asarray(self.alpha, dtype=np.float64)

@@ -22,6 +22,7 @@ from scipy import linalg, optimize
 
 from . import kernels
 from .linalg import matmul
+from ..estimator import BaseEstimator, RegressorMixin
 from ..random_state import check_random_state
 from .sparse_bound import CollapsedBound, chunks, kernel_terms, term_params
 from .validation import check_fitted, check_input, check_n_features, check_targets
@@ -76,7 +77,7 @@ def kmeans_plus_plus(X, m, rng, n_iter=10, max_points=10000):
     return centers + offset
 
 
-class SparseGPRegressor:
+class SparseGPRegressor(RegressorMixin, BaseEstimator):
     r"""Sparse GP regression by the collapsed variational bound of Titsias (2009) (SGPR).
 
     Maximizes the lower bound on the log marginal likelihood
@@ -88,7 +89,8 @@ class SparseGPRegressor:
 
     jointly over the kernel's log hyperparameters, log s^2 and the inducing inputs Z (k-means
     initialized) by L-BFGS-B with the analytic gradient; one evaluation costs O(n m^2) time and
-    O(n m) memory. The latent f at x* is then Gaussian with (P = K_mm + K_mn K_nm / s^2)
+    O(n m) memory. A scikit-learn estimator (``scratchgen.estimator``); ``score`` is R^2.
+    The latent f at x* is then Gaussian with (P = K_mm + K_mn K_nm / s^2)
 
         mean  k_*m P^-1 K_mn y / s^2,      var  k_** - k_*m K_mm^-1 k_m* + k_*m P^-1 k_m*.
 

@@ -3,6 +3,8 @@
 Each check raises a ``ValueError`` that names the caller (``"GaussianProcessRegressor.fit"``),
 what was expected and what came, so that the estimators themselves only compute.
 """
+import numbers
+
 import numpy as np
 
 from ..autograd.tensor import Tensor
@@ -15,7 +17,7 @@ else:
     _NOT_FITTED_BASES = (_SklearnNotFittedError,)
 
 __all__ = ["NotFittedError", "check_fitted", "check_input", "check_n_features",
-           "check_targets"]
+           "check_optimizer", "check_restarts", "check_targets"]
 
 
 class NotFittedError(*_NOT_FITTED_BASES):
@@ -108,3 +110,32 @@ def check_targets(y, n_samples, caller, multi_output=True):
         raise ValueError(f"{caller}: y must be finite, but y[{', '.join(map(str, index))}]"
                          f" = {Y[index]}")
     return Y.reshape(n_samples, -1) if multi_output else Y
+
+
+def check_restarts(n_restarts, n_restarts_optimizer, caller):
+    """The number of optimizer restarts, given under scratchgen's name or scikit-learn's.
+
+    ``n_restarts_optimizer`` (scikit-learn's spelling) is None unless given; then it is the
+    count, and ``n_restarts`` must be left at 0 or agree with it.
+    """
+    if n_restarts_optimizer is None:
+        count, name = n_restarts, "n_restarts"
+    elif n_restarts in (0, n_restarts_optimizer):
+        count, name = n_restarts_optimizer, "n_restarts_optimizer"
+    else:
+        raise ValueError(f"{caller}: n_restarts and n_restarts_optimizer (its scikit-learn "
+                         f"name) disagree, got n_restarts={n_restarts!r} and "
+                         f"n_restarts_optimizer={n_restarts_optimizer!r}; give one of them")
+    if not isinstance(count, numbers.Integral) or isinstance(count, bool) or count < 0:
+        raise ValueError(f"{caller}: {name} must be an integer >= 0, got {count!r}")
+    return int(count)
+
+
+def check_optimizer(optimizer, caller):
+    """``"L-BFGS-B"`` (also spelled ``"fmin_l_bfgs_b"``, as scikit-learn), a callable, or None."""
+    if optimizer is None or callable(optimizer):
+        return optimizer
+    if isinstance(optimizer, str) and optimizer in ("L-BFGS-B", "fmin_l_bfgs_b"):
+        return "L-BFGS-B"
+    raise ValueError(f"{caller}: optimizer must be 'L-BFGS-B' (or 'fmin_l_bfgs_b'), a callable "
+                     f"or None, got {optimizer!r}")
