@@ -17,6 +17,7 @@ from scipy.special import erf, expit
 from . import kernels
 from .linalg import cholesky_with_jitter, matmul
 from ..estimator import BaseEstimator, ClassifierMixin
+from ..progress import progress_bar
 from ..random_state import check_random_state
 from .validation import (check_fitted, check_input, check_n_features, check_optimizer,
                          check_restarts)
@@ -63,6 +64,9 @@ class GaussianProcessClassifier(ClassifierMixin, BaseEstimator):
     n_restarts_optimizer : int, optional
         scikit-learn's name for ``n_restarts``; when given, it is the count (and
         ``n_restarts`` must be 0 or equal).
+    verbose : bool
+        Show a progress bar (tqdm, on standard error) over the optimizer's evaluations of
+        the approximate log marginal likelihood, with the current value. Quiet by default.
 
     Attributes
     ----------
@@ -75,7 +79,7 @@ class GaussianProcessClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, kernel=None, n_restarts=0, max_iter_predict=100, random_state=None,
-                 optimizer="L-BFGS-B", n_restarts_optimizer=None):
+                 optimizer="L-BFGS-B", n_restarts_optimizer=None, verbose=False):
         # NOTE: scikit-learn's clone needs every argument stored unchanged under its own name;
         # fit() validates and interprets them.
         self.kernel = kernel
@@ -84,6 +88,7 @@ class GaussianProcessClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.optimizer = optimizer
         self.n_restarts_optimizer = n_restarts_optimizer
+        self.verbose = verbose
 
     def fit(self, X, y):
         """Fit the kernel's hyperparameters and the Laplace approximation.
@@ -125,7 +130,9 @@ class GaussianProcessClassifier(ClassifierMixin, BaseEstimator):
         if kernel is None:
             kernel = kernels.ConstantKernel(1.0) * kernels.RBF(1.0)
         if optimizer is not None and np.size(kernel.theta):
-            theta = self._optimize(kernel, n_restarts, optimizer)
+            with progress_bar(desc=caller, enabled=bool(self.verbose),
+                              unit=" evaluations") as bar:
+                theta = self._optimize(kernel, n_restarts, optimizer, bar)
         else:
             theta = kernel.theta
         self.kernel_ = kernel.clone_with_theta(theta)
@@ -134,12 +141,14 @@ class GaussianProcessClassifier(ClassifierMixin, BaseEstimator):
         _, self._pi, self._W_sr, self._L = mode
         return self
 
-    def _optimize(self, kernel, n_restarts, optimizer):
+    def _optimize(self, kernel, n_restarts, optimizer, progress):
         """Best log hyperparameters over the initial run and ``n_restarts`` restarts."""
         bounds = np.asarray(kernel.bounds, dtype=float)
 
         def objective(theta):
             lml, grad = self._lml(kernel.clone_with_theta(theta), eval_gradient=True)
+            progress.update()
+            progress.set_postfix(lml=f"{lml:.6g}", refresh=False)
             return -lml, -grad
 
         starts = [np.asarray(kernel.theta, dtype=float)]

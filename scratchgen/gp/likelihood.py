@@ -125,7 +125,7 @@ def _lml_weight_lower(L, alpha, row_norms):
 
 
 def maximize_log_marginal_likelihood(kernel, X, Y, noise, n_restarts=0, rng=None,
-                                     optimizer="L-BFGS-B", caller="fit"):
+                                     optimizer="L-BFGS-B", caller="fit", progress=None):
     """Set ``kernel.theta`` to the best of 1 + ``n_restarts`` local maximizations.
 
     The first run starts from the kernel's theta (clipped into the bounds), the others from
@@ -143,6 +143,9 @@ def maximize_log_marginal_likelihood(kernel, X, Y, noise, n_restarts=0, rng=None
     optimizer : "L-BFGS-B" or callable
         A callable is called as ``optimizer(objective, theta0, bounds)`` and returns
         ``(theta, objective_value)``; the objective returns (-lml, -gradient).
+    progress : progress bar, optional
+        From ``scratchgen.progress.progress_bar``: advanced once per evaluation, with the
+        log marginal likelihood just computed as its postfix.
 
     Returns
     -------
@@ -177,6 +180,12 @@ def maximize_log_marginal_likelihood(kernel, X, Y, noise, n_restarts=0, rng=None
                                             caller=caller)
         except NotPositiveDefiniteError:
             # As scikit-learn: an infinitely bad value makes the line search step back.
+            terms = None
+        if progress is not None:
+            progress.update()
+            progress.set_postfix(lml="not PD" if terms is None else f"{terms.value:.6g}",
+                                 refresh=False)
+        if terms is None:
             return np.inf, np.zeros_like(theta)
         return -terms.value, -terms.gradient
 

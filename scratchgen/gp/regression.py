@@ -17,6 +17,7 @@ from scipy.linalg import cho_solve, solve_triangular
 from ..autograd.engine import grad
 from ..autograd.tensor import Tensor
 from ..estimator import BaseEstimator, RegressorMixin
+from ..progress import progress_bar
 from ..serialization import load as _load_checkpoint
 from ..serialization import save as _save_checkpoint
 from . import kernels
@@ -70,6 +71,9 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
         SciPy's L-BFGS-B (under either name: the second is scikit-learn's); ``None`` keeps
         the kernel's hyperparameters. A callable is called as
         ``optimizer(objective, theta0, bounds)`` -> ``(theta, objective_value)``.
+    verbose : bool
+        Show a progress bar (tqdm, on standard error) over the optimizer's evaluations of
+        the log marginal likelihood, with the current value. Quiet by default.
 
     Attributes
     ----------
@@ -88,7 +92,8 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
     """
 
     def __init__(self, kernel=None, alpha=1e-10, n_restarts=0, normalize_y=False,
-                 random_state=None, optimizer="L-BFGS-B", n_restarts_optimizer=None):
+                 random_state=None, optimizer="L-BFGS-B", n_restarts_optimizer=None,
+                 verbose=False):
         # NOTE: scikit-learn's clone needs every argument stored unchanged under its own name;
         # fit() validates and interprets them.
         self.kernel = kernel
@@ -98,6 +103,7 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.optimizer = optimizer
         self.n_restarts_optimizer = n_restarts_optimizer
+        self.verbose = verbose
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y):
@@ -130,9 +136,11 @@ class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
             y_mean, y_std = np.zeros(Y.shape[1]), np.ones(Y.shape[1])
 
         if optimizer is not None and kernel.n_dims > 0:
-            maximize_log_marginal_likelihood(kernel, X, Y, noise, n_restarts,
-                                             check_random_state(self.random_state, caller),
-                                             optimizer, caller)
+            rng = check_random_state(self.random_state, caller)
+            with progress_bar(desc=caller, enabled=bool(self.verbose),
+                              unit=" evaluations") as bar:
+                maximize_log_marginal_likelihood(kernel, X, Y, noise, n_restarts, rng,
+                                                 optimizer, caller, progress=bar)
         # Algorithm 2.1, lines 2-3 at the chosen theta: L = cholesky(K), a = K^-1 y.
         terms = log_marginal_likelihood(kernel, X, Y, noise, caller=caller)
         if terms.jitter > 0:

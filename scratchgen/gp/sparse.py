@@ -23,6 +23,7 @@ from scipy import linalg, optimize
 from . import kernels
 from .linalg import matmul
 from ..estimator import BaseEstimator, RegressorMixin
+from ..progress import progress_bar
 from ..random_state import check_random_state
 from .sparse_bound import CollapsedBound, chunks, kernel_terms, term_params
 from .validation import check_fitted, check_input, check_n_features, check_targets
@@ -118,6 +119,9 @@ class SparseGPRegressor(RegressorMixin, BaseEstimator):
     random_state : int, numpy.random.Generator, numpy.random.SeedSequence or None
         Seeds the k-means initialization (read by
         ``scratchgen.random_state.check_random_state``).
+    verbose : bool
+        Show a progress bar (tqdm, on standard error) over the evaluations of the bound,
+        with its current value. Quiet by default.
 
     Attributes
     ----------
@@ -139,7 +143,8 @@ class SparseGPRegressor(RegressorMixin, BaseEstimator):
     """
 
     def __init__(self, kernel=None, n_inducing=256, noise=1.0, noise_bounds=(1e-6, 1e3),
-                 optimize_inducing=True, max_iter=40, normalize_y=False, random_state=None):
+                 optimize_inducing=True, max_iter=40, normalize_y=False, random_state=None,
+                 verbose=False):
         self.kernel = kernel
         self.n_inducing = n_inducing
         self.noise = noise
@@ -148,6 +153,7 @@ class SparseGPRegressor(RegressorMixin, BaseEstimator):
         self.max_iter = max_iter
         self.normalize_y = normalize_y
         self.random_state = random_state
+        self.verbose = verbose
 
     def fit(self, X, y, inducing_points=None):
         """Fit the hyperparameters, the noise variance and the inducing points to (X, y).
@@ -210,14 +216,18 @@ class SparseGPRegressor(RegressorMixin, BaseEstimator):
 
         def objective(x):                   # -F / n and its gradient
             F, (g_theta, g_log_noise, g_Z) = bound.evaluate(*unpack(x), eval_gradient=True)
+            bar.update()
+            bar.set_postfix(elbo=f"{F:.6g}", refresh=False)
             grad = [g_theta, [g_log_noise] if fit_noise else [],
                     (g_Z * scale).ravel() if self.optimize_inducing else []]
             return -F / n, -np.concatenate(grad) / n
 
         self.n_iter_ = 0
         if self.max_iter > 0 and x0.size:
-            result = optimize.minimize(objective, x0, jac=True, method="L-BFGS-B",
-                                       bounds=bounds, options={"maxiter": self.max_iter})
+            with progress_bar(desc=caller, enabled=bool(self.verbose),
+                              unit=" evaluations") as bar:
+                result = optimize.minimize(objective, x0, jac=True, method="L-BFGS-B",
+                                           bounds=bounds, options={"maxiter": self.max_iter})
             x0, self.n_iter_ = result.x, result.nit
         theta, noise, Zc = unpack(x0)
         self.elbo_ = float(bound.evaluate(theta, noise, Zc, keep_posterior=True))
