@@ -1,11 +1,13 @@
 """Functions that create new leaf tensors: zeros, ones, full, arange, randn, rand, ``*_like``.
 
 Random factories take ``rng``: a ``numpy.random.Generator`` (or an int seed) so every run can be
-reproduced; without one they draw from a fresh, unseeded generator.
+reproduced; without one they draw from a fresh, unseeded generator. The seed rule is
+``scratchgen.random_state.check_random_state``, the same as everywhere else.
 """
 import numpy as np
 
 from .autograd.tensor import Tensor
+from .random_state import check_random_state
 
 
 def _shape(shape, caller):
@@ -17,12 +19,8 @@ def _shape(shape, caller):
 
 
 def _generator(rng, caller):
-    if rng is None or isinstance(rng, (int, np.integer)):
-        return np.random.default_rng(rng)
-    if isinstance(rng, np.random.Generator):
-        return rng
-    raise TypeError(f"{caller}: rng must be a numpy.random.Generator, an int seed or None, "
-                    f"got {type(rng).__name__}")
+    """``check_random_state(rng, caller, name="rng")``; kept for modules that import it here."""
+    return check_random_state(rng, caller, name="rng")
 
 
 def zeros(*shape, dtype=np.float32, requires_grad=False):
@@ -54,13 +52,13 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
 
 def randn(*shape, rng=None, dtype=np.float32, requires_grad=False):
     """Standard normal samples; ``rng`` is a ``numpy.random.Generator`` or a seed."""
-    values = _generator(rng, "randn").standard_normal(_shape(shape, "randn"))
+    values = check_random_state(rng, "randn", name="rng").standard_normal(_shape(shape, "randn"))
     return Tensor(values.astype(dtype), requires_grad=requires_grad)
 
 
 def rand(*shape, rng=None, dtype=np.float32, requires_grad=False):
     """Uniform samples in ``[0, 1)``; ``rng`` is a ``numpy.random.Generator`` or a seed."""
-    values = _generator(rng, "rand").random(_shape(shape, "rand"))
+    values = check_random_state(rng, "rand", name="rng").random(_shape(shape, "rand"))
     return Tensor(values.astype(dtype), requires_grad=requires_grad)
 
 

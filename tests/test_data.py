@@ -366,5 +366,5 @@ def test_binarize_threshold_and_stochastic():
     assert ends.tolist() == [0.0, 1.0] * 1000                   # p=0 never, p=1 always
     with pytest.raises(ValueError, match=r"expected values in \[0.0, 1.0\]"):
         data.binarize(np.array([0, 255]), rng=0)
-    with pytest.raises(TypeError, match="rng must be None, an int seed or a"):
+    with pytest.raises(TypeError, match="binarize: rng must be None, an int or a numpy Generator"):
         data.binarize(x, rng="seed")

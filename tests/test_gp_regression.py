@@ -103,7 +103,7 @@ def test_prior_before_fit_and_far_from_data():
     np.testing.assert_array_equal(mean, 0.0)
     np.testing.assert_allclose(cov, k(X))
     np.testing.assert_allclose(gp.predict(X, return_std=True)[1], np.sqrt(2.1))
-    samples = gp.sample_y(X, 4000, rng=0)
+    samples = gp.sample_y(X, 4000, random_state=0)
     assert samples.shape == (6, 4000)
     np.testing.assert_allclose(np.cov(samples), k(X), atol=0.15)
     # Conditioning on data far away leaves the prior unchanged.
@@ -134,11 +134,24 @@ def test_posterior_samples_have_the_predicted_moments():
     gp = GaussianProcessRegressor(kernels.RBF(1.0) + kernels.White(0.01)).fit(X, y)
     Xt = np.linspace(-3, 3, 5)[:, None]
     mean, cov = gp.predict(Xt, return_cov=True)
-    samples = gp.sample_y(Xt, 20000, rng=np.random.default_rng(1))
+    samples = gp.sample_y(Xt, 20000, random_state=np.random.default_rng(1))
     np.testing.assert_allclose(samples.mean(axis=1), mean, atol=0.01)
     np.testing.assert_allclose(np.cov(samples), cov, atol=0.005)
-    assert gp.sample_y(Xt, 2, rng=5).shape == (5, 2)
-    np.testing.assert_array_equal(gp.sample_y(Xt, 2, rng=5), gp.sample_y(Xt, 2, rng=5))
+    assert gp.sample_y(Xt, 2, random_state=5).shape == (5, 2)
+    np.testing.assert_array_equal(gp.sample_y(Xt, 2, random_state=5),
+                                  gp.sample_y(Xt, 2, random_state=5))
+
+
+def test_sample_y_takes_rng_as_a_deprecated_name_of_random_state():
+    X, y = data(n=10, d=1)
+    gp = GaussianProcessRegressor(kernels.RBF(1.0) + kernels.White(0.01)).fit(X, y)
+    with pytest.warns(DeprecationWarning, match="sample_y: rng is deprecated, pass random_state"):
+        old = gp.sample_y(X[:3], 2, rng=4)
+    np.testing.assert_array_equal(old, gp.sample_y(X[:3], 2, random_state=4))
+    with pytest.raises(TypeError, match="sample_y: pass random_state only"):
+        gp.sample_y(X[:3], 2, random_state=1, rng=1)
+    with pytest.raises(TypeError, match="GaussianProcessRegressor.sample_y: random_state must be"):
+        gp.sample_y(X[:3], 2, random_state="1")
 
 
 def test_multiple_targets_shapes():
@@ -346,3 +359,31 @@ def test_scipy_blas_product_matches_numpy(layout):
         assert matmul(A, b).shape == (A @ b).shape
     with pytest.raises(ValueError, match=r"matmul: .* got shapes \(7, 7\) and \(3, 7\)"):
         matmul(A, B[:3])
+
+
+def test_not_fitted_error_is_one_class_importable_from_its_old_homes():
+    from scratchgen.gp import regression, validation
+    assert regression.NotFittedError is validation.NotFittedError is NotFittedError
+    assert issubclass(NotFittedError, ValueError) and issubclass(NotFittedError, AttributeError)
+    sklearn_exceptions = pytest.importorskip("sklearn.exceptions")
+    assert issubclass(NotFittedError, sklearn_exceptions.NotFittedError)
+
+
+def test_the_estimators_share_one_query_feature_check():
+    from scratchgen.gp import GaussianProcessClassifier, SparseGPRegressor
+    X, y = data(n=20)
+    fitted = [GaussianProcessRegressor(kernels.RBF(1.0), optimizer=None).fit(X, y),
+              SparseGPRegressor(n_inducing=5, max_iter=0, random_state=0).fit(X, y),
+              GaussianProcessClassifier(kernels.RBF(1.0, "fixed")).fit(X, y > 0)]
+    needs_fit = {"GaussianProcessRegressor": "log_marginal_likelihood",
+                 "SparseGPRegressor": "predict", "GaussianProcessClassifier": "predict"}
+    for gp in fitted:
+        name = type(gp).__name__
+        with pytest.raises(ValueError, match=rf"^{name}.predict: X has 3 features but the model "
+                                             r"was fitted on 2 \(expected shape \(m, 2\), got "
+                                             r"\(4, 3\)\)$"):
+            gp.predict(np.zeros((4, 3)))
+        method = needs_fit[name]
+        with pytest.raises(NotFittedError, match=rf"^{name}.{method}: this {name} is not "
+                                                 r"fitted yet; call fit\(X, y\) first$"):
+            getattr(type(gp)(), method)(X)

@@ -114,7 +114,8 @@ def test_init_rng_reproducibility_and_type_check():
     b = nn.init.normal_(big(3, 4), rng=gen).data
     assert not np.array_equal(a, b)  # one generator: a stream
     np.testing.assert_array_equal(a, nn.init.normal_(big(3, 4), rng=0).data)
-    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator, an int seed"):
+    with pytest.raises(TypeError, match=r"uniform_: rng must be None, an int or a numpy "
+                                        r"Generator \(or SeedSequence\), got 'seed' \(str\)"):
         nn.init.uniform_(big(2, 2), rng="seed")
 
 

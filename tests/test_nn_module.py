@@ -57,16 +57,67 @@ def test_plain_tensor_attribute_is_not_a_parameter():
     assert list(m.parameters()) == [] and m.t.shape == (2,) and m.n == 3
 
 
-def test_reassigning_or_deleting_unregisters():
+def test_deleting_unregisters():
     m = nn.Module()
     m.w = nn.Parameter(np.ones(2))
     m.sub = nn.Linear(2, 2)
-    m.w = "no longer a parameter"
-    del m.sub
+    del m.w, m.sub
+    m.w = "a plain attribute now"
     assert list(m.named_parameters()) == [] and list(m.children()) == []
-    assert m.w == "no longer a parameter"
+    assert m.w == "a plain attribute now"
     with pytest.raises(AttributeError, match="'Module' object has no attribute 'sub'"):
         m.sub
+
+
+def test_assigning_a_tensor_to_a_parameter_raises_and_changes_nothing():
+    lin = nn.Linear(3, 2)
+    weight = lin.weight
+    message = ("Linear: cannot assign Tensor to parameter 'weight' (expected an nn.Parameter "
+               "or None); wrap it as nn.Parameter(value)")
+    with pytest.raises(TypeError, match=re.escape(message)):
+        lin.weight = sg.tensor(np.zeros((2, 3)), requires_grad=True)
+    with pytest.raises(TypeError, match="cannot assign ndarray to parameter 'bias'"):
+        lin.bias = np.zeros(2)
+    with pytest.raises(TypeError, match="cannot assign ReLU to parameter 'bias'"):
+        lin.bias = nn.ReLU()
+    assert lin.weight is weight and list(lin.state_dict()) == ["weight", "bias"]
+    assert len(list(lin.parameters())) == 2
+
+
+def test_a_parameter_takes_a_new_parameter_or_none_in_its_place():
+    lin = nn.Linear(3, 2)
+    new = nn.Parameter(np.zeros((2, 3), np.float32))
+    lin.weight = new
+    assert lin.weight is new and list(lin.state_dict()) == ["weight", "bias"]
+    lin.weight = None                     # as in PyTorch: still registered, as absent
+    assert "weight" in lin._parameters and lin.weight is None
+    assert list(lin.state_dict()) == ["bias"]
+
+
+def test_assigning_a_non_module_to_a_sub_module_raises():
+    net = Net()
+    message = ("Net: cannot assign Tensor to sub-module 'head' (expected an nn.Module or "
+               "None); assign a Module")
+    with pytest.raises(TypeError, match=re.escape(message)):
+        net.head = sg.ones(2)
+    with pytest.raises(TypeError, match="Net: cannot assign int to sub-module 'block'"):
+        net.block = 3
+    net.head = nn.Linear(3, 4)            # a Module replaces it, in its place
+    assert [name for name, _ in net.named_children()] == ["block", "head"]
+    net.head = None
+    assert list(net.children()) == [net.block] and "head" in net._modules
+
+
+def test_a_buffer_takes_arrays_tensors_or_none_only():
+    bn = nn.BatchNorm1d(3)
+    with pytest.raises(TypeError, match=r"BatchNorm1d: cannot assign list to buffer "
+                                        r"'running_mean' \(expected a Tensor, a numpy array "
+                                        r"or None\)"):
+        bn.running_mean = [0.0, 0.0, 0.0]
+    bn.running_mean = np.ones(3, np.float32)
+    assert isinstance(bn.running_mean, sg.Tensor) and bn.running_mean.data.sum() == 3
+    bn.running_mean = None
+    assert "running_mean" not in bn.state_dict()
 
 
 def test_assigning_to_a_buffer_updates_the_buffer():
@@ -267,27 +318,52 @@ def test_load_state_dict_casts_and_accepts_tensors():
 def test_load_state_dict_missing_keys():
     state = Net().state_dict()
     del state["head.weight"], state["block.norm.running_var"]
-    with pytest.raises(KeyError, match=r"load_state_dict: missing keys \['block.norm.running_var',"
-                                       r" 'head.weight'\], unexpected keys \[\] for Net"):
+    message = ("load_state_dict: 1 problem(s) loading into Net, nothing was loaded:\n"
+               "  missing keys ['block.norm.running_var', 'head.weight']")
+    with pytest.raises(RuntimeError, match=re.escape(message) + "$"):
         Net().load_state_dict(state)
 
 
 def test_load_state_dict_unexpected_keys():
     state = Net().state_dict()
     state["head.bias"] = np.zeros(2)
-    with pytest.raises(KeyError, match=r"missing keys \[\], unexpected keys \['head.bias'\]"):
+    with pytest.raises(RuntimeError, match=r"Net, nothing was loaded:\n  unexpected keys "
+                                           r"\['head.bias'\]$"):
         Net().load_state_dict(state)
 
 
 def test_load_state_dict_shape_mismatch_names_key_and_shapes():
     state = Net().state_dict()
     state["head.weight"] = np.zeros((3, 2))
-    message = ("load_state_dict: head.weight has shape (3, 2) in the state dict but (2, 3) "
-               "in Net")
-    with pytest.raises(ValueError, match=re.escape(message)):
+    message = "head.weight has shape (3, 2) in the state dict but (2, 3) in Net"
+    with pytest.raises(RuntimeError, match=re.escape(message)):
         Net().load_state_dict(state)
-    with pytest.raises(ValueError, match=re.escape(message)):  # strict or not
+    with pytest.raises(RuntimeError, match=re.escape(message)):  # strict or not
         Net().load_state_dict(state, strict=False)
+
+
+def test_load_state_dict_reports_every_problem_at_once_and_changes_nothing():
+    target = Net()
+    before = target.state_dict()
+    state = Net().state_dict()
+    state["head.weight"] = state["head.weight"] + 1.0       # fine: would be loaded
+    del state["block.scale"]
+    state["head.bias"] = np.zeros(2)
+    state["block.encoder.weight"] = np.zeros((4, 3))
+    state["block.norm.running_mean"] = np.zeros(4)
+    with pytest.raises(RuntimeError) as info:
+        target.load_state_dict(state)
+    assert str(info.value).splitlines() == [
+        "load_state_dict: 4 problem(s) loading into Net, nothing was loaded:",
+        "  missing keys ['block.scale']",
+        "  unexpected keys ['head.bias']",
+        "  block.encoder.weight has shape (4, 3) in the state dict but (3, 4) in Net",
+        "  block.norm.running_mean has shape (4,) in the state dict but (3,) in Net"]
+    for key, value in target.state_dict().items():
+        np.testing.assert_array_equal(value, before[key], err_msg=key)
+    # Without strict, only the shapes remain errors.
+    with pytest.raises(RuntimeError, match=r"2 problem\(s\) .*\n  block.encoder.weight has "):
+        target.load_state_dict(state, strict=False)
 
 
 def test_load_state_dict_non_strict_returns_missing_and_unexpected():
@@ -297,8 +373,10 @@ def test_load_state_dict_non_strict_returns_missing_and_unexpected():
     del state["block.scale"]
     state["extra.weight"] = np.zeros(1)
     scale_before = target.block.scale.data.copy()
-    missing, unexpected = target.load_state_dict(state, strict=False)
-    assert missing == ["block.scale"] and unexpected == ["extra.weight"]
+    result = target.load_state_dict(state, strict=False)
+    assert result.missing_keys == ["block.scale"] and result.unexpected_keys == ["extra.weight"]
+    missing, unexpected = result          # a named tuple, as PyTorch's _IncompatibleKeys
+    assert (missing, unexpected) == (["block.scale"], ["extra.weight"])
     # Everything present was loaded; the missing entry was left alone.
     np.testing.assert_array_equal(target.head.weight.data, source.head.weight.data)
     np.testing.assert_array_equal(target.block.scale.data, scale_before)
@@ -323,6 +401,33 @@ def test_train_and_eval_propagate():
     assert not net.block.norm.training
     net.block.train()  # a sub-tree only
     assert net.block.norm.training and not net.training and not net.head.training
+
+
+def test_train_calls_each_childs_own_train():
+    calls = []
+
+    class FrozenCopy(nn.Module):
+        """Keeps its EMA copy in evaluation mode whatever its parent asks."""
+
+        def __init__(self):
+            super().__init__()
+            self.live, self.ema = nn.Linear(2, 2), nn.Dropout(0.5)
+
+        def train(self, mode=True):
+            calls.append(mode)
+            super().train(mode)
+            self.ema.train(False)
+            return self
+
+    model = nn.Sequential(nn.Sequential(FrozenCopy()), nn.ReLU())
+    assert calls == []
+    model.eval()
+    assert calls == [False]
+    model.train()
+    assert calls == [False, True]
+    inner = model[0][0]
+    assert inner.training and inner.live.training and not inner.ema.training
+    assert model.training and model[1].training
 
 
 def test_zero_grad():

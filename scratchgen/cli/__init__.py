@@ -34,7 +34,8 @@ def _gp_fit(args):
 
     metrics = fit_csv(args.csv, args.out, kernel=args.kernel, x_cols=args.x_cols,
                       y_col=args.y_col, n_restarts=args.restarts,
-                      normalize_y=not args.no_normalize_y, seed=args.seed)
+                      normalize_y=not args.no_normalize_y, seed=args.seed,
+                      verbose=sys.stderr.isatty())     # the bar goes to stderr, as tqdm's
     print(f"fitted kernel: {metrics['fitted_kernel']}")
     print(f"log marginal likelihood: {metrics['log_marginal_likelihood']:.4f}")
     print(f"training RMSE: {metrics['train_rmse']:.4g}; reports written to {args.out}")

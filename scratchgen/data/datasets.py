@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..random_state import check_random_state
 from .idx import load_idx
 
 __all__ = ["BUNDLED_MNIST_ROOT", "DATASETS", "FASHION_MNIST_DEBIAN_ROOT", "load_digits", "load_fashion_mnist",
@@ -150,7 +151,7 @@ def load_digits(split=None, test_fraction=0.2, seed=0):
     if split is None:
         return images, labels
 
-    rng = np.random.default_rng(seed)
+    rng = check_random_state(seed, "load_digits", name="seed")
     is_test = np.zeros(len(labels), dtype=bool)
     for digit in np.unique(labels):         # sorted, so the draws happen in a fixed order
         members = np.flatnonzero(labels == digit)

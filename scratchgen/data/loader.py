@@ -1,6 +1,8 @@
 """DataLoader: iterate over NumPy arrays in (optionally shuffled) mini-batches."""
 import numpy as np
 
+from ..random_state import check_random_state
+
 __all__ = ["DataLoader"]
 
 
@@ -19,10 +21,11 @@ class DataLoader:
         Visit the samples in a new random order each epoch (each ``iter()``).
     drop_last : bool
         Skip the last batch when it would be smaller than ``batch_size``.
-    seed : int or None
+    seed : int, numpy.random.Generator or None
         Seed of the generator behind ``shuffle``: ``np.random.default_rng(seed)`` is created
-        once, so the sequence of epoch orders is the same for the same seed. ``None`` seeds
-        from the operating system.
+        once (by ``scratchgen.random_state.check_random_state``), so the sequence of epoch
+        orders is the same for the same seed. ``None`` seeds from the operating system; a
+        Generator is used as it is.
 
     Yields
     ------
@@ -56,7 +59,7 @@ class DataLoader:
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.seed = seed
-        self._rng = np.random.default_rng(seed)
+        self._rng = check_random_state(seed, "DataLoader", name="seed")
 
     @property
     def num_samples(self):

@@ -5,6 +5,8 @@ The range a model expects follows from its output layer: a sigmoid decoder (VAE)
 """
 import numpy as np
 
+from ..random_state import check_random_state
+
 __all__ = ["binarize", "to_symmetric_interval", "to_unit_interval"]
 
 
@@ -87,11 +89,7 @@ def binarize(images, threshold=0.5, rng=None):
     x = np.asarray(images)
     if rng is None:
         return np.asarray(x > threshold, dtype=np.float32)
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        rng = np.random.default_rng(rng)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"binarize: rng must be None, an int seed or a "
-                        f"numpy.random.Generator, got {type(rng).__name__}")
+    rng = check_random_state(rng, "binarize", name="rng")
     _check_range(x, 0.0, 1.0, "binarize (with rng)")
     # P(u < p) = p for u uniform on [0, 1): p = 0 never fires and p = 1 always does.
     return np.asarray(rng.random(x.shape) < x, dtype=np.float32)

@@ -16,8 +16,9 @@ factorization everything uses.
 from . import kernels
 from .linalg import NotPositiveDefiniteError, cholesky_with_jitter
 from .classification import GaussianProcessClassifier
-from .regression import GaussianProcessRegressor, NotFittedError
+from .regression import GaussianProcessRegressor
 from .sparse import SparseGPRegressor
+from .validation import NotFittedError
 
 __all__ = ["GaussianProcessClassifier", "GaussianProcessRegressor", "NotFittedError",
            "NotPositiveDefiniteError", "SparseGPRegressor", "cholesky_with_jitter", "kernels"]

@@ -15,9 +15,12 @@ from scipy import linalg, optimize
 from scipy.special import erf, expit
 
 from . import kernels
-from .kernels_base import check_input
 from .linalg import cholesky_with_jitter, matmul
-from .regression import NotFittedError
+from ..estimator import BaseEstimator, ClassifierMixin
+from ..progress import progress_bar
+from ..random_state import check_random_state
+from .validation import (check_fitted, check_input, check_n_features, check_optimizer,
+                         check_restarts)
 
 # sigma(z) ~ sum_i c_i (1 + erf(lambda_i z)) / 2: each erf averages over a Gaussian in closed
 # form (R&W eq. 3.25 without quadrature). These lambdas and the points where the fit is exact
@@ -29,7 +32,7 @@ _ERF_COEFS = np.linalg.lstsq((1.0 + erf(np.outer(_ERF_FIT_AT, _ERF_LAMBDAS))) / 
 _HERMITE_X, _HERMITE_W = np.polynomial.hermite.hermgauss(64)
 
 
-class GaussianProcessClassifier:
+class GaussianProcessClassifier(ClassifierMixin, BaseEstimator):
     r"""Binary GP classifier with a logistic likelihood and the Laplace approximation.
 
     Fitting maximizes the approximate log marginal likelihood (R&W eq. 3.32)
@@ -41,6 +44,8 @@ class GaussianProcessClassifier:
 
     with :math:`\hat f` the posterior mode and :math:`W = -\nabla\nabla \log p(y \mid \hat f)`,
     over the kernel's log hyperparameters by L-BFGS-B with the gradient of R&W Algorithm 5.1.
+    A scikit-learn estimator (``scratchgen.estimator``), which also takes scikit-learn's
+    parameter names ``n_restarts_optimizer`` and ``optimizer="fmin_l_bfgs_b"``.
 
     Parameters
     ----------
@@ -50,8 +55,18 @@ class GaussianProcessClassifier:
         Extra optimizer runs from log-uniform draws inside the kernel's bounds.
     max_iter_predict : int
         Maximum Newton iterations when finding the mode.
-    random_state : int, numpy.random.Generator or None
-        Seed of the restarts.
+    random_state : int, numpy.random.Generator, numpy.random.SeedSequence or None
+        Seed of the restarts (read by ``scratchgen.random_state.check_random_state``).
+    optimizer : "L-BFGS-B", "fmin_l_bfgs_b", callable or None
+        SciPy's L-BFGS-B (either name); ``None`` keeps the kernel's hyperparameters; a
+        callable is called as ``optimizer(objective, theta0, bounds)`` and returns
+        ``(theta, objective_value)``, the objective returning (-lml, -gradient).
+    n_restarts_optimizer : int, optional
+        scikit-learn's name for ``n_restarts``; when given, it is the count (and
+        ``n_restarts`` must be 0 or equal).
+    verbose : bool
+        Show a progress bar (tqdm, on standard error) over the optimizer's evaluations of
+        the approximate log marginal likelihood, with the current value. Quiet by default.
 
     Attributes
     ----------
@@ -63,11 +78,17 @@ class GaussianProcessClassifier:
         log q(y | X, theta) at the fitted kernel.
     """
 
-    def __init__(self, kernel=None, n_restarts=0, max_iter_predict=100, random_state=None):
+    def __init__(self, kernel=None, n_restarts=0, max_iter_predict=100, random_state=None,
+                 optimizer="L-BFGS-B", n_restarts_optimizer=None, verbose=False):
+        # NOTE: scikit-learn's clone needs every argument stored unchanged under its own name;
+        # fit() validates and interprets them.
         self.kernel = kernel
         self.n_restarts = n_restarts
         self.max_iter_predict = max_iter_predict
         self.random_state = random_state
+        self.optimizer = optimizer
+        self.n_restarts_optimizer = n_restarts_optimizer
+        self.verbose = verbose
 
     def fit(self, X, y):
         """Fit the kernel's hyperparameters and the Laplace approximation.
@@ -86,10 +107,12 @@ class GaussianProcessClassifier:
         if self.kernel is not None and not isinstance(self.kernel, kernels.Kernel):
             raise TypeError(f"{caller}: kernel must be a scratchgen.gp.kernels.Kernel or None, "
                             f"got {type(self.kernel).__name__}")
-        for name, low in (("max_iter_predict", 1), ("n_restarts", 0)):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
-                raise ValueError(f"{caller}: {name} must be an integer >= {low}, got {value!r}")
+        value = self.max_iter_predict
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{caller}: max_iter_predict must be an integer >= 1, got "
+                             f"{value!r}")
+        n_restarts = check_restarts(self.n_restarts, self.n_restarts_optimizer, caller)
+        optimizer = check_optimizer(self.optimizer, caller)
         X = check_input(X, caller)
         y = np.asarray(y)
         if y.ndim != 1 or y.shape[0] != X.shape[0]:
@@ -106,38 +129,50 @@ class GaussianProcessClassifier:
         kernel = self.kernel
         if kernel is None:
             kernel = kernels.ConstantKernel(1.0) * kernels.RBF(1.0)
-        theta = self._optimize(kernel) if np.size(kernel.theta) else kernel.theta
+        if optimizer is not None and np.size(kernel.theta):
+            with progress_bar(desc=caller, enabled=bool(self.verbose),
+                              unit=" evaluations") as bar:
+                theta = self._optimize(kernel, n_restarts, optimizer, bar)
+        else:
+            theta = kernel.theta
         self.kernel_ = kernel.clone_with_theta(theta)
         K = self.kernel_(X)
         self.log_marginal_likelihood_value_, mode = self._laplace(K)
         _, self._pi, self._W_sr, self._L = mode
         return self
 
-    def _optimize(self, kernel):
+    def _optimize(self, kernel, n_restarts, optimizer, progress):
         """Best log hyperparameters over the initial run and ``n_restarts`` restarts."""
         bounds = np.asarray(kernel.bounds, dtype=float)
 
         def objective(theta):
             lml, grad = self._lml(kernel.clone_with_theta(theta), eval_gradient=True)
+            progress.update()
+            progress.set_postfix(lml=f"{lml:.6g}", refresh=False)
             return -lml, -grad
 
         starts = [np.asarray(kernel.theta, dtype=float)]
-        if self.n_restarts > 0:
+        if n_restarts > 0:
             if not np.all(np.isfinite(bounds)):
                 raise ValueError(f"GaussianProcessClassifier: n_restarts > 0 needs finite "
                                  f"kernel bounds, got {bounds.tolist()}")
-            rng = np.random.default_rng(self.random_state)
-            starts += [rng.uniform(bounds[:, 0], bounds[:, 1]) for _ in range(self.n_restarts)]
-        best = None
+            rng = check_random_state(self.random_state, "GaussianProcessClassifier.fit")
+            starts += [rng.uniform(bounds[:, 0], bounds[:, 1]) for _ in range(n_restarts)]
+        best_theta, best_value = None, np.inf
         for theta0 in starts:
-            result = optimize.minimize(objective, theta0, jac=True, method="L-BFGS-B",
-                                       bounds=bounds)
-            if not result.success:
-                warnings.warn(f"GaussianProcessClassifier: L-BFGS-B stopped without "
-                              f"converging ({result.message})", RuntimeWarning, stacklevel=3)
-            if best is None or result.fun < best.fun:
-                best = result
-        return best.x
+            if callable(optimizer):
+                theta, value = optimizer(objective, theta0, bounds)
+            else:
+                result = optimize.minimize(objective, theta0, jac=True, method="L-BFGS-B",
+                                           bounds=bounds)
+                if not result.success:
+                    warnings.warn(f"GaussianProcessClassifier: L-BFGS-B stopped without "
+                                  f"converging ({result.message})", RuntimeWarning,
+                                  stacklevel=3)
+                theta, value = result.x, result.fun
+            if best_theta is None or value < best_value:
+                best_theta, best_value = np.asarray(theta, dtype=float), value
+        return best_theta
 
     def log_marginal_likelihood(self, theta=None, eval_gradient=False, kernel=None):
         """Laplace approximation log q(y | X, theta) on the training data (R&W Algorithm 5.1).
@@ -159,9 +194,7 @@ class GaussianProcessClassifier:
             Only with ``eval_gradient``.
         """
         caller = "GaussianProcessClassifier.log_marginal_likelihood"
-        if not hasattr(self, "_L"):
-            raise NotFittedError(f"{caller}: this GaussianProcessClassifier is not fitted yet; "
-                                 f"call fit(X, y) first")
+        check_fitted(self, "_L", caller)
         kernel = self.kernel_ if kernel is None else kernel
         if theta is None:
             if not eval_gradient:
@@ -301,15 +334,8 @@ class GaussianProcessClassifier:
 
     def _check_predict(self, X, method):
         caller = f"GaussianProcessClassifier.{method}"
-        if not hasattr(self, "_L"):
-            raise NotFittedError(f"{caller}: this GaussianProcessClassifier is not fitted yet; "
-                                 f"call fit(X, y) first")
-        X = check_input(X, caller)
-        d = self.X_train_.shape[1]
-        if X.shape[1] != d:
-            raise ValueError(f"{caller}: X has {X.shape[1]} features but the model was fitted "
-                             f"on {d} (expected shape (m, {d}), got {X.shape})")
-        return X
+        check_fitted(self, "_L", caller)
+        return check_n_features(check_input(X, caller), self.X_train_.shape[1], caller)
 
 
 def _cholesky_B(W_sr, K):

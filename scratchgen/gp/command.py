@@ -56,8 +56,10 @@ def read_csv(path, x_cols=None, y_col=None):
 
 
 def fit_csv(csv_path, out_dir, kernel="constant * rbf + white", x_cols=None, y_col=None,
-            n_restarts=2, normalize_y=True, seed=0):
+            n_restarts=2, normalize_y=True, seed=0, verbose=False):
     """Fit ``GaussianProcessRegressor`` to a CSV file and write the reports to ``out_dir``.
+
+    ``verbose`` shows a progress bar over the optimizer's evaluations.
 
     Returns the metrics dictionary that was written to metrics.json.
     """
@@ -66,7 +68,7 @@ def fit_csv(csv_path, out_dir, kernel="constant * rbf + white", x_cols=None, y_c
     out_dir.mkdir(parents=True, exist_ok=True)
     gp = GaussianProcessRegressor(kernels.parse(kernel) if isinstance(kernel, str) else kernel,
                                   n_restarts=n_restarts, normalize_y=normalize_y,
-                                  random_state=seed)
+                                  random_state=seed, verbose=verbose)
     gp.fit(X, y)
     residual = gp.predict(X) - y
     metrics = {

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..random_state import check_random_state
 from . import kernels
 from .regression import GaussianProcessRegressor
 from .report import plot_posterior_1d
@@ -27,7 +28,7 @@ def _load_diabetes():
 
 
 def _split(n, test_fraction, seed):
-    order = np.random.default_rng(seed).permutation(n)
+    order = check_random_state(seed, "demo", name="seed").permutation(n)
     n_test = int(round(test_fraction * n))
     return order[n_test:], order[:n_test]
 

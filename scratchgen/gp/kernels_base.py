@@ -1,4 +1,4 @@
-"""The kernel interface: hyperparameters in log space, input checks, and evaluation entry points.
+"""The kernel interface: hyperparameters in log space and evaluation entry points.
 
 A kernel k(x, x') is a covariance function. Its hyperparameters (length scales, variances)
 are positive, so the optimizer works with theta = log(value) of the *free* ones (those whose
@@ -29,6 +29,7 @@ import numpy as np
 
 from ..autograd.tensor import Tensor
 from ..ops.elementwise import where
+from .validation import check_input
 
 __all__ = ["Hyperparameter", "Kernel", "check_input", "fold_upper"]
 
@@ -47,32 +48,6 @@ class Hyperparameter(NamedTuple):
     @property
     def fixed(self):
         return isinstance(self.bounds, str)
-
-
-def check_input(X, caller, name="X"):
-    """Return ``X`` as a C-contiguous float64 array of shape (n, d), n, d >= 1, all finite.
-
-    Raises ``ValueError`` naming ``caller``, what was expected and what came.
-    """
-    if isinstance(X, Tensor):
-        X = X.data
-    try:
-        X = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{caller}: {name} must be a numeric array of shape "
-                         f"(n_samples, n_features) ({err})") from None
-    if X.ndim != 2:
-        raise ValueError(f"{caller}: {name} must be a 2-D array of shape (n_samples, "
-                         f"n_features), got shape {X.shape}; reshape 1-D data with "
-                         f"{name}.reshape(-1, 1)")
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"{caller}: {name} must have at least one sample and one feature, "
-                         f"got shape {X.shape}")
-    if not np.all(np.isfinite(X)):
-        row, col = np.argwhere(~np.isfinite(X))[0]
-        raise ValueError(f"{caller}: {name} must be finite, but {name}[{row}, {col}] = "
-                         f"{X[row, col]}")
-    return np.ascontiguousarray(X)
 
 
 def positive_value(value, kernel, name):
@@ -177,6 +152,15 @@ class Kernel:
 
     def _copy(self):
         return type(self)(**self.get_params(deep=False))
+
+    def __sklearn_clone__(self):
+        """What scikit-learn's ``clone`` returns for this kernel: an independent copy.
+
+        (Its generic clone rebuilds an object from ``get_params`` and requires the
+        constructor to keep each argument as it came; ours normalize them, e.g. a list of
+        length scales becomes an array, so the kernel copies itself.)
+        """
+        return self._copy()
 
     def get_params(self, deep=True):
         """Constructor arguments by name (values, their bounds, and e.g. ``nu``)."""

@@ -14,7 +14,6 @@ factor by LAPACK ``dtrtri`` and ``dlauum`` (2 n^3 / 3) plus a few passes over n 
 the kernel's ``value_and_vjp`` forms tr(W dK_p) without the (n, n, n_params) tensor.
 """
 import math
-import numbers
 import warnings
 from typing import NamedTuple
 
@@ -25,8 +24,7 @@ from scipy.optimize import minimize
 from .linalg import (TINY, NotPositiveDefiniteError, cholesky_with_jitter, flush_tiny_lower,
                      frobenius_dot)
 
-__all__ = ["LikelihoodTerms", "log_marginal_likelihood", "maximize_log_marginal_likelihood",
-           "restart_generator"]
+__all__ = ["LikelihoodTerms", "log_marginal_likelihood", "maximize_log_marginal_likelihood"]
 
 
 class LikelihoodTerms(NamedTuple):
@@ -127,7 +125,7 @@ def _lml_weight_lower(L, alpha, row_norms):
 
 
 def maximize_log_marginal_likelihood(kernel, X, Y, noise, n_restarts=0, rng=None,
-                                     optimizer="L-BFGS-B", caller="fit"):
+                                     optimizer="L-BFGS-B", caller="fit", progress=None):
     """Set ``kernel.theta`` to the best of 1 + ``n_restarts`` local maximizations.
 
     The first run starts from the kernel's theta (clipped into the bounds), the others from
@@ -140,10 +138,14 @@ def maximize_log_marginal_likelihood(kernel, X, Y, noise, n_restarts=0, rng=None
     X, Y, noise :
         As for ``log_marginal_likelihood``.
     n_restarts : int
-    rng : numpy.random.Generator or RandomState
+    rng : numpy.random.Generator
+        Draws the restart points (needed when ``n_restarts > 0``).
     optimizer : "L-BFGS-B" or callable
         A callable is called as ``optimizer(objective, theta0, bounds)`` and returns
         ``(theta, objective_value)``; the objective returns (-lml, -gradient).
+    progress : progress bar, optional
+        From ``scratchgen.progress.progress_bar``: advanced once per evaluation, with the
+        log marginal likelihood just computed as its postfix.
 
     Returns
     -------
@@ -178,6 +180,12 @@ def maximize_log_marginal_likelihood(kernel, X, Y, noise, n_restarts=0, rng=None
                                             caller=caller)
         except NotPositiveDefiniteError:
             # As scikit-learn: an infinitely bad value makes the line search step back.
+            terms = None
+        if progress is not None:
+            progress.update()
+            progress.set_postfix(lml="not PD" if terms is None else f"{terms.value:.6g}",
+                                 refresh=False)
+        if terms is None:
             return np.inf, np.zeros_like(theta)
         return -terms.value, -terms.gradient
 
@@ -213,20 +221,3 @@ def _theta_names(kernel):
             names += [h.name] if h.n_elements == 1 else [f"{h.name}[{i}]"
                                                          for i in range(h.n_elements)]
     return names
-
-
-def restart_generator(random_state):
-    """The generator of restart points for a regressor's ``random_state``.
-
-    None: a fresh, unseeded Generator. An int: ``RandomState(int)``, which draws the same
-    restart points as scikit-learn's GaussianProcessRegressor with that seed. A Generator or
-    RandomState is used as it is.
-    """
-    if random_state is None:
-        return np.random.default_rng()
-    if isinstance(random_state, (np.random.Generator, np.random.RandomState)):
-        return random_state
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        return np.random.RandomState(int(random_state))
-    raise ValueError(f"GaussianProcessRegressor: random_state must be None, an int, a numpy "
-                     f"Generator or RandomState, got {random_state!r}")

@@ -16,14 +16,19 @@ from scipy.linalg import cho_solve, solve_triangular
 
 from ..autograd.engine import grad
 from ..autograd.tensor import Tensor
+from ..estimator import BaseEstimator, RegressorMixin
+from ..progress import progress_bar
 from ..serialization import load as _load_checkpoint
 from ..serialization import save as _save_checkpoint
 from . import kernels
-from .kernels_base import Kernel, check_input
-from .likelihood import (log_marginal_likelihood, maximize_log_marginal_likelihood,
-                         restart_generator)
+from .kernels_base import Kernel
+from ..random_state import check_random_state
+from .likelihood import log_marginal_likelihood, maximize_log_marginal_likelihood
 from .linalg import cholesky_with_jitter, matmul
 from .regression_io import from_checkpoint, to_checkpoint
+# NotFittedError lives in validation; importing it here keeps scratchgen.gp.regression's name.
+from .validation import (NotFittedError, check_fitted, check_input, check_n_features,
+                         check_optimizer, check_restarts, check_targets)
 
 __all__ = ["GaussianProcessRegressor", "NotFittedError"]
 
@@ -31,16 +36,16 @@ _FORMAT = "scratchgen.gp.GaussianProcessRegressor"
 _GRADIENT_CHUNK = 256        # query rows per autograd pass in predict_gradient
 
 
-class NotFittedError(ValueError, AttributeError):
-    """A method that needs ``fit`` was called first (as scikit-learn's NotFittedError)."""
-
-
 def _default_kernel():
     return kernels.ConstantKernel(1.0, "fixed") * kernels.RBF(1.0, "fixed")
 
 
-class GaussianProcessRegressor:
+class GaussianProcessRegressor(RegressorMixin, BaseEstimator):
     """Gaussian-process regression with hyperparameters fitted by marginal likelihood.
+
+    A scikit-learn estimator (``scratchgen.estimator``): ``clone``, ``cross_val_score``,
+    ``GridSearchCV`` and ``Pipeline`` accept it, and scikit-learn's parameter names
+    ``n_restarts_optimizer`` and ``optimizer="fmin_l_bfgs_b"`` work as well as ours.
 
     Parameters
     ----------
@@ -52,15 +57,23 @@ class GaussianProcessRegressor:
         keeps K numerically positive definite (noise is better modelled by a WhiteKernel).
     n_restarts : int
         Extra optimizer runs from log-uniform draws within the bounds.
+    n_restarts_optimizer : int, optional
+        scikit-learn's name for ``n_restarts``; when given, it is the count (and
+        ``n_restarts`` must be 0 or equal).
     normalize_y : bool
         Subtract the mean of y and divide by its standard deviation before fitting (undone in
         predictions).
-    random_state : int, numpy Generator or RandomState, optional
-        Draws the restart points. An int seeds a ``RandomState``, so that the restarts equal
-        scikit-learn's for the same seed.
-    optimizer : "L-BFGS-B", callable or None
-        ``None`` keeps the kernel's hyperparameters. A callable is called as
+    random_state : int, numpy.random.Generator, numpy.random.SeedSequence or None
+        Draws the restart points, by ``scratchgen.random_state.check_random_state``: an int
+        seeds ``np.random.default_rng`` (so the restart points differ from scikit-learn's,
+        which draws them from a legacy ``RandomState``).
+    optimizer : "L-BFGS-B", "fmin_l_bfgs_b", callable or None
+        SciPy's L-BFGS-B (under either name: the second is scikit-learn's); ``None`` keeps
+        the kernel's hyperparameters. A callable is called as
         ``optimizer(objective, theta0, bounds)`` -> ``(theta, objective_value)``.
+    verbose : bool
+        Show a progress bar (tqdm, on standard error) over the optimizer's evaluations of
+        the log marginal likelihood, with the current value. Quiet by default.
 
     Attributes
     ----------
@@ -79,13 +92,18 @@ class GaussianProcessRegressor:
     """
 
     def __init__(self, kernel=None, alpha=1e-10, n_restarts=0, normalize_y=False,
-                 random_state=None, optimizer="L-BFGS-B"):
+                 random_state=None, optimizer="L-BFGS-B", n_restarts_optimizer=None,
+                 verbose=False):
+        # NOTE: scikit-learn's clone needs every argument stored unchanged under its own name;
+        # fit() validates and interprets them.
         self.kernel = kernel
         self.alpha = alpha
         self.n_restarts = n_restarts
         self.normalize_y = normalize_y
         self.random_state = random_state
         self.optimizer = optimizer
+        self.n_restarts_optimizer = n_restarts_optimizer
+        self.verbose = verbose
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y):
@@ -101,9 +119,9 @@ class GaussianProcessRegressor:
         self
         """
         caller = "GaussianProcessRegressor.fit"
-        self._check_params(caller)
+        n_restarts, optimizer = self._check_params(caller)
         X = check_input(X, caller)
-        Y = self._check_targets(y, X.shape[0], caller)
+        Y = check_targets(y, X.shape[0], caller)
         single_target = np.ndim(y) == 1 or Y.shape[1] == 1
         noise = self._check_alpha(X.shape[0], caller)
         kernel = _default_kernel() if self.kernel is None else self.kernel
@@ -117,10 +135,12 @@ class GaussianProcessRegressor:
         else:
             y_mean, y_std = np.zeros(Y.shape[1]), np.ones(Y.shape[1])
 
-        if self.optimizer is not None and kernel.n_dims > 0:
-            maximize_log_marginal_likelihood(kernel, X, Y, noise, self.n_restarts,
-                                             restart_generator(self.random_state), self.optimizer,
-                                             caller)
+        if optimizer is not None and kernel.n_dims > 0:
+            rng = check_random_state(self.random_state, caller)
+            with progress_bar(desc=caller, enabled=bool(self.verbose),
+                              unit=" evaluations") as bar:
+                maximize_log_marginal_likelihood(kernel, X, Y, noise, n_restarts, rng,
+                                                 optimizer, caller, progress=bar)
         # Algorithm 2.1, lines 2-3 at the chosen theta: L = cholesky(K), a = K^-1 y.
         terms = log_marginal_likelihood(kernel, X, Y, noise, caller=caller)
         if terms.jitter > 0:
@@ -219,7 +239,7 @@ class GaussianProcessRegressor:
             var = np.maximum(var, 0.0)
         return mean, np.sqrt(self._scale_variance(var))
 
-    def sample_y(self, X, n_samples=1, rng=None):
+    def sample_y(self, X, n_samples=1, random_state=None, *, rng=None):
         """Draw functions from the posterior (or, before ``fit``, the prior) at ``X``.
 
         The covariance is factored by ``cholesky_with_jitter``: a jitter of up to 1e-5 times
@@ -230,7 +250,10 @@ class GaussianProcessRegressor:
         ----------
         X : array_like, shape (m, d)
         n_samples : int
-        rng : int or numpy.random.Generator, optional
+        random_state : int, numpy.random.Generator, numpy.random.SeedSequence or None
+            Draws the samples (scikit-learn's name; read by ``check_random_state``).
+        rng : optional
+            The former name of ``random_state``; deprecated.
 
         Returns
         -------
@@ -240,7 +263,15 @@ class GaussianProcessRegressor:
         if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
             raise ValueError(f"{caller}: n_samples must be a positive integer, got "
                              f"{n_samples!r}")
-        rng = np.random.default_rng(rng)
+        if rng is not None:
+            if random_state is not None:
+                raise TypeError(f"{caller}: pass random_state only (rng is its deprecated "
+                                f"name), got both random_state={random_state!r} and "
+                                f"rng={rng!r}")
+            warnings.warn(f"{caller}: rng is deprecated, pass random_state (scikit-learn's "
+                          f"name) instead", DeprecationWarning, stacklevel=2)
+            random_state = rng
+        rng = check_random_state(random_state, caller)
         mean, cov = self.predict(X, return_cov=True)
         if mean.ndim == 1:
             mean, cov = mean[:, None], cov[:, :, None]
@@ -305,7 +336,7 @@ class GaussianProcessRegressor:
         """Coefficient of determination R^2 of ``predict(X)`` (averaged over targets)."""
         caller = "GaussianProcessRegressor.score"
         X = self._check_query(X, caller)
-        Y = self._check_targets(y, X.shape[0], caller)
+        Y = check_targets(y, X.shape[0], caller)
         pred = self.predict(X).reshape(Y.shape)
         residual = ((Y - pred) ** 2).sum(axis=0)
         total = ((Y - Y.mean(axis=0)) ** 2).sum(axis=0)
@@ -326,33 +357,18 @@ class GaussianProcessRegressor:
 
     # ------------------------------------------------------------------ helpers
     def _check_params(self, caller):
+        """Validate the settings; return the number of restarts and the optimizer."""
         if self.kernel is not None and not isinstance(self.kernel, Kernel):
             raise TypeError(f"{caller}: kernel must be a scratchgen.gp.kernels.Kernel or None, "
                             f"got {type(self.kernel).__name__}")
-        if (not isinstance(self.n_restarts, numbers.Integral) or isinstance(self.n_restarts, bool)
-                or self.n_restarts < 0):
-            raise ValueError(f"{caller}: n_restarts must be an integer >= 0, got "
-                             f"{self.n_restarts!r}")
-        if not (self.optimizer is None or self.optimizer == "L-BFGS-B"
-                or callable(self.optimizer)):
-            raise ValueError(f"{caller}: optimizer must be 'L-BFGS-B', a callable or None, "
-                             f"got {self.optimizer!r}")
+        return (check_restarts(self.n_restarts, self.n_restarts_optimizer, caller),
+                check_optimizer(self.optimizer, caller))
 
-    def _check_targets(self, y, n_samples, caller):
-        try:
-            Y = np.asarray(y, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{caller}: y must be a numeric array ({err})") from None
-        if Y.ndim not in (1, 2):
-            raise ValueError(f"{caller}: y must have shape (n_samples,) or (n_samples, "
-                             f"n_targets), got shape {Y.shape}")
-        if Y.shape[0] != n_samples:
-            raise ValueError(f"{caller}: X has {n_samples} samples but y has {Y.shape[0]}")
-        if not np.all(np.isfinite(Y)):
-            index = tuple(np.argwhere(~np.isfinite(Y))[0])
-            raise ValueError(f"{caller}: y must be finite, but y[{', '.join(map(str, index))}]"
-                             f" = {Y[index]}")
-        return Y.reshape(n_samples, -1)
+    def __sklearn_tags__(self):
+        # Called by scikit-learn only, so only on top of its BaseEstimator.
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
 
     def _check_alpha(self, n_samples, caller):
         alpha = np.asarray(self.alpha, dtype=np.float64)
@@ -364,16 +380,13 @@ class GaussianProcessRegressor:
         return float(alpha.reshape(-1)[0]) if alpha.size == 1 else alpha
 
     def _check_fitted(self, caller):
-        if not hasattr(self, "X_train_"):
-            raise NotFittedError(f"{caller}: this GaussianProcessRegressor is not fitted yet; "
-                                 "call fit(X, y) first")
+        check_fitted(self, "X_train_", caller)
 
     def _check_query(self, X, caller):
+        """Checked query inputs; after ``fit``, with the training data's number of features."""
         X = check_input(X, caller)
-        if hasattr(self, "X_train_") and X.shape[1] != self.X_train_.shape[1]:
-            raise ValueError(f"{caller}: X has {X.shape[1]} features but the model was fitted "
-                             f"on {self.X_train_.shape[1]} (expected shape (m, "
-                             f"{self.X_train_.shape[1]}), got {X.shape})")
+        if hasattr(self, "X_train_"):
+            check_n_features(X, self.X_train_.shape[1], caller)
         return X
 
     def _unnormalize_mean(self, mean):

@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 from . import kernels
+from .validation import check_restarts
 
 __all__ = ["from_checkpoint", "to_checkpoint"]
 
@@ -34,7 +35,9 @@ def to_checkpoint(gp, format_name):
     params = {
         "kernel": None if gp.kernel is None else gp.kernel.to_config(),
         "alpha": np.asarray(alpha, dtype=np.float64) if np.ndim(alpha) else float(alpha),
-        "n_restarts": int(gp.n_restarts),
+        # scikit-learn's spelling n_restarts_optimizer is saved as the count it gives.
+        "n_restarts": check_restarts(gp.n_restarts, gp.n_restarts_optimizer,
+                                     "GaussianProcessRegressor.save"),
         "normalize_y": bool(gp.normalize_y),
         "random_state": None if random_state is None else int(random_state),
         "optimizer": gp.optimizer,

@@ -58,7 +58,7 @@ def plot_posterior_1d(gp, X, y, path, n_samples=3, rng=0, xlabel="x", ylabel="y"
     ax.fill_between(grid[:, 0], mean - 2 * std, mean + 2 * std, color="tab:blue", alpha=0.2,
                     label="mean +- 2 std")
     if n_samples and hasattr(gp, "sample_y"):
-        samples = np.asarray(gp.sample_y(grid, n_samples=n_samples, rng=rng)).reshape(
+        samples = np.asarray(gp.sample_y(grid, n_samples=n_samples, random_state=rng)).reshape(
             len(grid), -1)
         ax.plot(grid[:, 0], samples, color="tab:blue", lw=0.7, alpha=0.6)
     ax.plot(grid[:, 0], mean, color="tab:blue", lw=2, label="posterior mean")

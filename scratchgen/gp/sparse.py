@@ -21,10 +21,12 @@ import numpy as np
 from scipy import linalg, optimize
 
 from . import kernels
-from .kernels_base import check_input
 from .linalg import matmul
-from .regression import NotFittedError
+from ..estimator import BaseEstimator, RegressorMixin
+from ..progress import progress_bar
+from ..random_state import check_random_state
 from .sparse_bound import CollapsedBound, chunks, kernel_terms, term_params
+from .validation import check_fitted, check_input, check_n_features, check_targets
 
 
 def kmeans_plus_plus(X, m, rng, n_iter=10, max_points=10000):
@@ -76,7 +78,7 @@ def kmeans_plus_plus(X, m, rng, n_iter=10, max_points=10000):
     return centers + offset
 
 
-class SparseGPRegressor:
+class SparseGPRegressor(RegressorMixin, BaseEstimator):
     r"""Sparse GP regression by the collapsed variational bound of Titsias (2009) (SGPR).
 
     Maximizes the lower bound on the log marginal likelihood
@@ -88,7 +90,8 @@ class SparseGPRegressor:
 
     jointly over the kernel's log hyperparameters, log s^2 and the inducing inputs Z (k-means
     initialized) by L-BFGS-B with the analytic gradient; one evaluation costs O(n m^2) time and
-    O(n m) memory. The latent f at x* is then Gaussian with (P = K_mm + K_mn K_nm / s^2)
+    O(n m) memory. A scikit-learn estimator (``scratchgen.estimator``); ``score`` is R^2.
+    The latent f at x* is then Gaussian with (P = K_mm + K_mn K_nm / s^2)
 
         mean  k_*m P^-1 K_mn y / s^2,      var  k_** - k_*m K_mm^-1 k_m* + k_*m P^-1 k_m*.
 
@@ -113,8 +116,12 @@ class SparseGPRegressor:
     normalize_y : bool
         Fit to (y - mean) / std, undone in predictions. ``kernel_``, ``noise_`` and ``elbo_``
         then refer to the normalized targets.
-    random_state : int, numpy.random.Generator or None
-        Seeds the k-means initialization.
+    random_state : int, numpy.random.Generator, numpy.random.SeedSequence or None
+        Seeds the k-means initialization (read by
+        ``scratchgen.random_state.check_random_state``).
+    verbose : bool
+        Show a progress bar (tqdm, on standard error) over the evaluations of the bound,
+        with its current value. Quiet by default.
 
     Attributes
     ----------
@@ -136,7 +143,8 @@ class SparseGPRegressor:
     """
 
     def __init__(self, kernel=None, n_inducing=256, noise=1.0, noise_bounds=(1e-6, 1e3),
-                 optimize_inducing=True, max_iter=40, normalize_y=False, random_state=None):
+                 optimize_inducing=True, max_iter=40, normalize_y=False, random_state=None,
+                 verbose=False):
         self.kernel = kernel
         self.n_inducing = n_inducing
         self.noise = noise
@@ -145,6 +153,7 @@ class SparseGPRegressor:
         self.max_iter = max_iter
         self.normalize_y = normalize_y
         self.random_state = random_state
+        self.verbose = verbose
 
     def fit(self, X, y, inducing_points=None):
         """Fit the hyperparameters, the noise variance and the inducing points to (X, y).
@@ -163,7 +172,7 @@ class SparseGPRegressor:
         caller = "SparseGPRegressor.fit"
         fit_noise = self._check_params(caller)
         X = check_input(X, caller)
-        y = _check_targets(y, X.shape[0], caller)
+        y = check_targets(y, X.shape[0], caller, multi_output=False)
         n, d = X.shape
         kernel = self.kernel if self.kernel is not None else (
             kernels.ConstantKernel(1.0) * kernels.RBF(1.0))
@@ -182,7 +191,7 @@ class SparseGPRegressor:
         elif self.n_inducing >= n:
             Z = np.unique(X, axis=0)
         else:
-            Z = kmeans_plus_plus(X, self.n_inducing, np.random.default_rng(self.random_state))
+            Z = kmeans_plus_plus(X, self.n_inducing, check_random_state(self.random_state, caller))
         bound = CollapsedBound(X, y, terms)
         _check_kernel_reading(kernel, bound, Z, caller)
 
@@ -207,14 +216,18 @@ class SparseGPRegressor:
 
         def objective(x):                   # -F / n and its gradient
             F, (g_theta, g_log_noise, g_Z) = bound.evaluate(*unpack(x), eval_gradient=True)
+            bar.update()
+            bar.set_postfix(elbo=f"{F:.6g}", refresh=False)
             grad = [g_theta, [g_log_noise] if fit_noise else [],
                     (g_Z * scale).ravel() if self.optimize_inducing else []]
             return -F / n, -np.concatenate(grad) / n
 
         self.n_iter_ = 0
         if self.max_iter > 0 and x0.size:
-            result = optimize.minimize(objective, x0, jac=True, method="L-BFGS-B",
-                                       bounds=bounds, options={"maxiter": self.max_iter})
+            with progress_bar(desc=caller, enabled=bool(self.verbose),
+                              unit=" evaluations") as bar:
+                result = optimize.minimize(objective, x0, jac=True, method="L-BFGS-B",
+                                           bounds=bounds, options={"maxiter": self.max_iter})
             x0, self.n_iter_ = result.x, result.nit
         theta, noise, Zc = unpack(x0)
         self.elbo_ = float(bound.evaluate(theta, noise, Zc, keep_posterior=True))
@@ -315,33 +328,11 @@ class SparseGPRegressor:
         return True
 
     def _check_fitted(self, caller):
-        if not hasattr(self, "_bound"):
-            raise NotFittedError(f"{caller}: this SparseGPRegressor is not fitted yet; call "
-                                 f"fit(X, y) first")
+        check_fitted(self, "_bound", caller)
 
     def _check_query(self, X, caller, name):
-        X = check_input(X, caller, name)
-        d = self._bound.X.shape[1]
-        if X.shape[1] != d:
-            raise ValueError(f"{caller}: {name} has {X.shape[1]} features but the model was "
-                             f"fitted on {d} (expected shape (m, {d}), got {X.shape})")
-        return X
-
-
-def _check_targets(y, n, caller):
-    try:
-        y = np.asarray(y, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{caller}: y must be a numeric array ({err})") from None
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1 or y.shape[0] != n:
-        raise ValueError(f"{caller}: expected y of shape ({n},) to match X, got shape "
-                         f"{y.shape}")
-    if not np.all(np.isfinite(y)):
-        i = int(np.argwhere(~np.isfinite(y))[0, 0])
-        raise ValueError(f"{caller}: y must be finite, but y[{i}] = {y[i]}")
-    return y
+        return check_n_features(check_input(X, caller, name), self._bound.X.shape[1], caller,
+                                name)
 
 
 def _check_kernel_reading(kernel, bound, Z, caller):

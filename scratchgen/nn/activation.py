@@ -65,7 +65,7 @@ class Dropout(Module):
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
-        self.p, self.rng = p, as_generator(rng)
+        self.p, self.rng = p, as_generator(rng, "Dropout")
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training, self.rng)

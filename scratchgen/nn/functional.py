@@ -65,7 +65,7 @@ def dropout(input, p=0.5, training=True, rng=None):
         return input
     if p == 1.0:
         return input * 0.0
-    keep = as_generator(rng).random(input.shape) >= p
+    keep = as_generator(rng, "dropout").random(input.shape) >= p
     return input * (keep * (1.0 / (1.0 - p))).astype(input.dtype)
 
 

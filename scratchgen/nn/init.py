@@ -1,12 +1,13 @@
 """Parameter initialization, in place, with a seedable generator for reproducible runs.
 
 Every function takes ``rng``: a ``numpy.random.Generator``, an int seed, or None (fresh
-entropy). The fan-based schemes follow Glorot & Bengio (2010) and He et al. (2015), with
-PyTorch's conventions for fan_in/fan_out of convolution weights.
+entropy), read by ``scratchgen.random_state.check_random_state``. The fan-based schemes
+follow Glorot & Bengio (2010) and He et al. (2015), with PyTorch's conventions for
+fan_in/fan_out of convolution weights.
 """
 import math
 
-from ..factories import _generator
+from ..random_state import check_random_state
 
 
 def calculate_fan_in_and_fan_out(shape):
@@ -44,12 +45,14 @@ def _fill(tensor, values):
 
 def uniform_(tensor, a=0.0, b=1.0, rng=None):
     """Fill with U(a, b)."""
-    return _fill(tensor, _generator(rng, "uniform_").uniform(a, b, tensor.shape))
+    rng = check_random_state(rng, "uniform_", name="rng")
+    return _fill(tensor, rng.uniform(a, b, tensor.shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0, rng=None):
     """Fill with N(mean, std^2)."""
-    return _fill(tensor, _generator(rng, "normal_").normal(mean, std, tensor.shape))
+    rng = check_random_state(rng, "normal_", name="rng")
+    return _fill(tensor, rng.normal(mean, std, tensor.shape))
 
 
 def constant_(tensor, value):
@@ -98,7 +101,7 @@ def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rng
 def default_layer_init_(weight, bias, rng=None):
     """PyTorch's default for Linear and conv layers: kaiming_uniform_(a=sqrt(5)) for the
     weight, i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the same bound for the bias."""
-    rng = _generator(rng, "default_layer_init_")
+    rng = check_random_state(rng, "default_layer_init_", name="rng")
     kaiming_uniform_(weight, a=math.sqrt(5.0), rng=rng)
     if bias is not None:
         fan_in, _ = calculate_fan_in_and_fan_out(weight.shape)
@@ -106,9 +109,10 @@ def default_layer_init_(weight, bias, rng=None):
         uniform_(bias, -bound, bound, rng)
 
 
-def as_generator(rng):
-    """``rng`` as a ``numpy.random.Generator`` (layers keep one for dropout and init)."""
-    return _generator(rng, "rng")
+def as_generator(rng, caller="rng"):
+    """``rng`` as a ``numpy.random.Generator`` (layers keep one for dropout and init), by the
+    package's one seed rule (``scratchgen.random_state.check_random_state``)."""
+    return check_random_state(rng, caller, name="rng")
 
 
 __all__ = [

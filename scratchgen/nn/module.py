@@ -6,6 +6,7 @@ its sub-modules. Everything else follows from walking that tree: ``parameters()`
 ``state_dict()``, ``train()``/``eval()``, ``zero_grad()`` and the printed summary.
 """
 from collections import OrderedDict
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,6 +23,14 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` returns: keys the module has but the state dict lacks, and
+    keys the state dict has but the module lacks (PyTorch's ``_IncompatibleKeys``)."""
+
+    missing_keys: list
+    unexpected_keys: list
 
 
 class Module:
@@ -41,24 +50,52 @@ class Module:
 
     # ----------------------------------------------------------------- registration
     def __setattr__(self, name, value):
+        # The rules of PyTorch's Module.__setattr__: a Parameter or a Module registers itself;
+        # a name already registered as a parameter or sub-module takes only its own kind (or
+        # None), so that a plain Tensor never silently stops being trained or saved; a
+        # registered buffer takes a new array or Tensor.
         if "_parameters" not in self.__dict__:
             raise AttributeError(
                 f"{type(self).__name__}: call super().__init__() before assigning attributes"
             )
-        if name in self._buffers and not isinstance(value, (Parameter, Module)):
-            # As in PyTorch, assigning to a registered buffer replaces its value; it must not
-            # silently become a plain attribute that state_dict() no longer saves.
-            self.register_buffer(name, value)
-            return
-        for store in (self._parameters, self._buffers, self._modules):
-            store.pop(name, None)
         if isinstance(value, Parameter):
+            self._unregister(name, keep=self._parameters)     # a replaced one keeps its place
             self._parameters[name] = value
+        elif name in self._parameters:
+            self._check_registered_kind(name, value, "parameter", "an nn.Parameter",
+                                        "wrap it as nn.Parameter(value)")
+            self._parameters[name] = None
         elif isinstance(value, Module):
+            self._unregister(name, keep=self._modules)
             self._modules[name] = value
+        elif name in self._modules:
+            self._check_registered_kind(name, value, "sub-module", "an nn.Module",
+                                        "assign a Module")
+            self._modules[name] = None
+        elif name in self._buffers:
+            if value is not None and not isinstance(value, (Tensor, np.ndarray)):
+                raise TypeError(f"{type(self).__name__}: cannot assign "
+                                f"{type(value).__name__} to buffer {name!r} (expected a "
+                                f"Tensor, a numpy array or None)")
+            # Replacing a buffer's value keeps its place, so state_dict() still saves it.
+            self.register_buffer(name, value)
         else:
             object.__setattr__(self, name, value)
-            return
+
+    def _check_registered_kind(self, name, value, kind, expected, fix):
+        """Refuse to put ``value`` (unless None) where a ``kind`` named ``name`` is registered."""
+        if value is not None:
+            raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} to "
+                            f"{kind} {name!r} (expected {expected} or None); {fix}, or "
+                            f"delete the attribute first (del module.{name}) to store "
+                            f"something else under that name")
+
+    def _unregister(self, name, keep=None):
+        """Forget ``name`` as a parameter, buffer, sub-module or plain attribute (except in
+        the store ``keep``, where the caller replaces the entry in place)."""
+        for store in (self._parameters, self._buffers, self._modules):
+            if store is not keep:
+                store.pop(name, None)
         self.__dict__.pop(name, None)
 
     def __getattr__(self, name):  # only called when normal lookup fails
@@ -153,9 +190,15 @@ class Module:
 
     # ----------------------------------------------------------------- modes and grads
     def train(self, mode=True):
-        """Set training mode (batch statistics, active dropout) on every module; return self."""
-        for module in self.modules():
-            object.__setattr__(module, "training", bool(mode))
+        """Set training mode (batch statistics, active dropout) on this module and, through
+        each child's own ``train(mode)``, on every descendant; return self.
+
+        A subclass may override ``train`` (a GAN wrapper that keeps an EMA copy in
+        evaluation mode, say); its parent calls the override, as in PyTorch.
+        """
+        object.__setattr__(self, "training", bool(mode))
+        for child in self.children():
+            child.train(mode)
         return self
 
     def eval(self):
@@ -202,12 +245,26 @@ class Module:
         """Copy arrays from ``state_dict`` into this module's parameters and buffers.
 
         Values are copied into the existing arrays (so optimizers holding the parameters keep
-        working) and cast to their dtype. With ``strict``, missing or unexpected keys raise
-        ``KeyError`` listing them; a shape mismatch always raises ``ValueError``.
+        working) and cast to their dtype. Every key is checked before anything is copied: a
+        failed load changes nothing.
+
+        Parameters
+        ----------
+        state_dict : mapping of str to array_like or Tensor
+        strict : bool
+            Missing and unexpected keys are errors (the default), or are only reported in
+            the return value. A shape mismatch is an error either way.
 
         Returns
         -------
-        (missing_keys, unexpected_keys) : tuple of lists
+        IncompatibleKeys
+            A named tuple ``(missing_keys, unexpected_keys)`` of lists of keys.
+
+        Raises
+        ------
+        RuntimeError
+            As PyTorch's: one error listing every missing, unexpected (with ``strict``) and
+            shape-mismatched key, naming the module class.
         """
         targets = OrderedDict()
         for prefix, module in self.named_modules():
@@ -217,10 +274,11 @@ class Module:
                         targets[f"{prefix}.{name}" if prefix else name] = value
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
-        if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
-                           f"{unexpected} for {type(self).__name__}")
-        # Check every shape before copying anything, so a failed load changes nothing.
+        problems = []
+        if strict and missing:
+            problems.append(f"missing keys {missing}")
+        if strict and unexpected:
+            problems.append(f"unexpected keys {unexpected}")
         values = {}
         for key, target in targets.items():
             if key not in state_dict:
@@ -228,15 +286,19 @@ class Module:
             value = state_dict[key]
             value = np.asarray(value.data if isinstance(value, Tensor) else value)
             if value.shape != target.shape:
-                raise ValueError(f"load_state_dict: {key} has shape {value.shape} in the state "
-                                 f"dict but {target.shape} in {type(self).__name__}")
+                problems.append(f"{key} has shape {value.shape} in the state dict but "
+                                f"{target.shape} in {type(self).__name__}")
             values[key] = value
+        if problems:
+            raise RuntimeError(f"load_state_dict: {len(problems)} problem(s) loading into "
+                               f"{type(self).__name__}, nothing was loaded:\n  "
+                               + "\n  ".join(problems))
         for key, value in values.items():
             target = targets[key]
             if not target.data.flags.writeable:
                 target.data = np.array(target.data)
             np.copyto(target.data, value, casting="unsafe")
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     # ----------------------------------------------------------------- printing
     def extra_repr(self):

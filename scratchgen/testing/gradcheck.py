@@ -18,6 +18,7 @@ import numpy as np
 from ..autograd.engine import grad as autograd_grad
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..autograd.tensor import Tensor
+from ..random_state import check_random_state
 
 FULL_JACOBIAN_MAX = 256  # elements of input (and of output) up to which J is built in full
 
@@ -174,7 +175,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
     if small:
         return _check_full(fn, inputs, wrt_indices, outputs, eps, atol, rtol, raise_exception)
     return _check_directions(fn, inputs, wrt_indices, outputs, eps, atol, rtol, raise_exception,
-                             np.random.default_rng(rng), n_directions)
+                             check_random_state(rng, "gradcheck", name="rng"), n_directions)
 
 
 def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
@@ -189,7 +190,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
     n_inputs = len(inputs)
     wrt_indices = [i for i, x in enumerate(inputs) if x.requires_grad]
     outputs = _as_tuple(fn(*inputs))
-    generator = np.random.default_rng(rng)
+    generator = check_random_state(rng, "gradgradcheck", name="rng")
     if grad_outputs is None:
         grad_outputs = [generator.standard_normal(o.shape) for o in outputs]
     vs = [Tensor(np.array(getattr(v, "data", v), dtype=np.float64), requires_grad=True)

@@ -216,14 +216,23 @@ def conv_inputs(draw, transpose=False):
 
 
 @st.composite
-def pool_inputs(draw, distinct=False):
+def pool_inputs(draw, distinct=False, dilation=False):
+    """A small pooling geometry; with ``dilation``, also dilations of 1 or 2 (max pooling).
+
+    A dilated input is at least as tall and wide as the dilated window, which (with padding
+    at most half the kernel) leaves every window at least one real input: a window of
+    padding alone has output -inf, which finite differences cannot check.
+    """
     kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     padding = (draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2)))
-    h = draw(st.integers(max(1, kh - 2 * padding[0]), 5))
-    w = draw(st.integers(max(1, kw - 2 * padding[1]), 5))
+    dh, dw = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) if dilation else (1, 1)
+    h = draw(st.integers(max(1, kh - 2 * padding[0] if dh == 1 else dh * (kh - 1) + 1), 5))
+    w = draw(st.integers(max(1, kw - 2 * padding[1] if dw == 1 else dw * (kw - 1) + 1), 5))
     shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2)), h, w)
     params = {"kernel_size": (kh, kw), "stride": stride, "padding": padding}
+    if dilation:
+        params["dilation"] = (dh, dw)
     return Case((draw(S.arrays(shape, distinct=distinct)),), params)
 
 
@@ -342,7 +351,8 @@ OPS = [
     OpSpec("conv_transpose2d", lambda x, w, b, **kw: F.conv_transpose2d(x, w, b, **kw),
            conv_inputs(transpose=True),
            lambda t, x, w, b, **kw: t.nn.functional.conv_transpose2d(x, w, b, **kw)),
-    OpSpec("max_pool2d", lambda x, **kw: F.max_pool2d(x, **kw), pool_inputs(distinct=True),
+    OpSpec("max_pool2d", lambda x, **kw: F.max_pool2d(x, **kw),
+           pool_inputs(distinct=True, dilation=True),
            lambda t, x, **kw: t.nn.functional.max_pool2d(x, **kw)),
     OpSpec("avg_pool2d", lambda x, **kw: F.avg_pool2d(x, **kw), pool_inputs(),
            lambda t, x, **kw: t.nn.functional.avg_pool2d(x, **kw)),
