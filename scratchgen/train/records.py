@@ -1,12 +1,11 @@
-"""What a run leaves behind while it trains: the loss CSV and the progress display."""
+"""What a run leaves behind while it trains: the loss CSV, one row per step."""
 import csv
 import io
-import sys
 from pathlib import Path
 
 from ..serialization import write_atomically
 
-__all__ = ["LossLog", "progress_bar"]
+__all__ = ["LossLog"]
 
 
 class LossLog:
@@ -59,31 +58,3 @@ def _cell(value):
     if value is None:
         return ""
     return f"{value:.6g}" if isinstance(value, float) else value
-
-
-class _Silent:
-    """Stands in for a tqdm bar when progress is not shown."""
-
-    def update(self, n=1):
-        pass
-
-    def set_postfix_str(self, text):
-        pass
-
-    def close(self):
-        pass
-
-
-def progress_bar(total, desc, enabled=None):
-    """A tqdm bar over ``total`` steps, or a silent stand-in.
-
-    ``enabled=None`` shows the bar only when standard error is a terminal, so logs and pipes
-    get the per-epoch lines alone.
-    """
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        return _Silent()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True)

@@ -15,15 +15,17 @@ repeats the uninterrupted run exactly (on the NumPy backend, bit for bit).
 """
 import json
 import math
+import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from ..progress import progress_bar
 from ..serialization import write_atomically
 from .checkpoint import save_checkpoint
-from .records import LossLog, progress_bar
+from .records import LossLog
 
 __all__ = ["Trainer", "TrainingDiverged"]
 
@@ -120,8 +122,10 @@ class Trainer:
         totals = {name: [] for name in self.model.loss_names}
         rows = []
         self.model.train()
-        bar = progress_bar(self.steps_per_epoch, f"epoch {epoch + 1}/{self.epochs}",
-                           self.show_progress)
+        # By default the bar shows only on a terminal: logs and pipes get the epoch lines.
+        show = sys.stderr.isatty() if self.show_progress is None else self.show_progress
+        bar = progress_bar(self.steps_per_epoch, f"epoch {epoch + 1}/{self.epochs}", show,
+                           leave=False, dynamic_ncols=True)
         try:
             for b in range(self.steps_per_epoch):
                 rows_b = order[b * self.batch_size:(b + 1) * self.batch_size]
@@ -135,7 +139,7 @@ class Trainer:
                     totals[name].append(value)
                 self.step += 1
                 bar.update()
-                bar.set_postfix_str(", ".join(f"{k} {v:.3f}" for k, v in losses.items()))
+                bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
         finally:
             bar.close()
             self.log.append(rows)
