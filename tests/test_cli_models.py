@@ -103,7 +103,7 @@ def test_bad_training_requests_fail_with_one_message(run, tmp_path, capsys):
 
 def test_a_nan_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(tmp_path, capsys):
     out = tmp_path / "nan"
-    _fails(["train", "vae" if False else "dcgan", "--dataset", "digits", "--epochs", "2",
+    _fails(["train", "dcgan", "--dataset", "digits", "--epochs", "2",
             "--batch-size", "256", "--lr", "1e30", "--out", str(out), "--no-quality",
             "--no-progress"], capsys, "became nan at step", "Try a lower --lr")
 
@@ -135,3 +135,18 @@ def test_export_loads_into_the_same_pytorch_architecture(run, tmp_path):
     with torch.no_grad():
         theirs = twin.net(torch.from_numpy(z)).numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_a_label_out_of_range_fails_with_one_message(tmp_path, capsys):
+    from scratchgen.models import ConditionalGAN
+    from scratchgen.train import save_checkpoint
+
+    model = ConditionalGAN((1, 8, 8), n_classes=10, width=8, seed=0)
+    ckpt = tmp_path / "cgan.sgz"
+    save_checkpoint(ckpt, model, model.configure_optimizers(), epoch=1, step=1, seed=0,
+                    batch_size=64)
+    _fails(["sample", "--checkpoint", str(ckpt), "--label", "12", "--out",
+            str(tmp_path / "g.npy")], capsys, r"labels must lie in [0, 9], got [12, 12]")
+    assert main(["sample", "--checkpoint", str(ckpt), "--label", "3", "--n", "4", "--out",
+                 str(tmp_path / "g.npy")]) == 0
+    assert np.load(tmp_path / "g.npy").shape == (4, 1, 8, 8)
