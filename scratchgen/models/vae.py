@@ -97,6 +97,7 @@ class VariationalAutoencoder(GenerativeModel):
 
     #: loss = reconstruction + beta * KL (= -ELBO when beta = 1), all in nats per image.
     loss_names = ("loss", "reconstruction", "KL")
+    default_batch_size = 128                  # as PyTorch's VAE example
 
     def __init__(self, image_shape, n_classes=None, latent_dim=20, decoder="bernoulli",
                  gaussian_variance=0.1, beta=1.0, lr=1e-3, seed=0, architecture=None):
