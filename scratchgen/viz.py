@@ -29,8 +29,9 @@ def image_grid(images, nrow=8, padding=2, pad_value=1.0):
 
     Returns
     -------
-    numpy.ndarray of uint8, shape (rows * (H + padding) + padding, nrow * (W + padding) + padding)
-        or with a trailing axis of 3 for RGB.
+    numpy.ndarray of uint8
+        Shape (rows * (H + padding) + padding, nrow * (W + padding) + padding), with a
+        trailing axis of 3 for RGB.
     """
     images = np.asarray(images, dtype=np.float64)
     if images.ndim != 4 or images.shape[1] not in (1, 3) or len(images) == 0:
@@ -87,13 +88,15 @@ def save_loss_curves(history, path, title="training losses", smooth=None):
         Also draw a moving average over this many steps (default: about 1/50 of the run).
     """
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # A Figure of its own, not pyplot: the user's matplotlib backend stays as it is.
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
     except ImportError:
         raise ImportError("save_loss_curves needs matplotlib: pip install 'scratchgen[demo]'"
                           ) from None
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    fig = Figure(figsize=(7, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     for index, (name, (steps, values)) in enumerate(history.items()):
         steps, values = np.asarray(steps), np.asarray(values, dtype=np.float64)
         if len(values) == 0:
@@ -113,8 +116,5 @@ def save_loss_curves(history, path, title="training losses", smooth=None):
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    try:
-        write_atomically(Path(path), lambda f: fig.savefig(f, format="png"))
-    finally:
-        plt.close(fig)
+    write_atomically(Path(path), lambda f: fig.savefig(f, format="png"))
     return Path(path)

@@ -56,6 +56,9 @@ def test_resume_continues_where_the_run_stopped(run, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "resuming dcgan" in printed and "epoch 3/3" in printed and "epoch 2/3" not in printed
     assert load_checkpoint(out / "last.sgz")["step"] == 15
+    # The new folder's losses.csv starts with the original run's rows.
+    steps = [int(line.split(",")[1]) for line in (out / "losses.csv").read_text().splitlines()[1:]]
+    assert steps == list(range(15))
 
 
 def _fails(argv, capsys, *fragments):
@@ -70,7 +73,7 @@ def _fails(argv, capsys, *fragments):
 def test_bad_sampling_requests_fail_with_one_message(run, tmp_path, capsys):
     ckpt = str(run / "last.sgz")
     _fails(["sample", "--checkpoint", ckpt, "--n", "0", "--out", str(tmp_path / "g.png")],
-           capsys, "sample: --n must be at least 1, got 0")
+           capsys, "scratchgen sample: error: --n must be at least 1, got 0")
     _fails(["sample", "--checkpoint", ckpt, "--label", "3", "--out", str(tmp_path / "g.png")],
            capsys, "--label needs a conditional model")
     _fails(["sample", "--checkpoint", ckpt, "--out", str(tmp_path / "g.jpg")],
@@ -95,10 +98,19 @@ def test_bad_training_requests_fail_with_one_message(run, tmp_path, capsys):
     assert "train-images-idx3-ubyte" in err
     _fails(["train", "wgan-gp", "--dataset", "digits", "--resume", str(run / "last.sgz"),
             "--out", str(tmp_path / "o")], capsys, "holds a 'dcgan' model, not 'wgan-gp'")
-    with pytest.raises(SystemExit) as exit_info:
-        main(["train", "stylegan", "--out", str(tmp_path / "o")])
-    assert exit_info.value.code == 2
-    assert "invalid choice: 'stylegan'" in capsys.readouterr().err
+    _fails(["train", "stylegan", "--out", str(tmp_path / "o")], capsys,
+           "unknown model 'stylegan'; choose one of dcgan, wgan-gp, cgan, vae, conv-vae")
+    _fails(["train", "gsn", "--dataset", "digits", "--latent-dim", "4", "--out",
+            str(tmp_path / "o")], capsys, "gsn has no --latent-dim")
+    _fails(["train", "dcgan", "--dataset", "digits", "--batch-size", "0", "--out",
+            str(tmp_path / "o")], capsys, "batch_size must be in [1, 1438]")
+    _fails(["train", "dcgan", "--dataset", "digits", "--out", str(run)], capsys,
+           "already holds a run (last.sgz)")
+    _fails(["train", "dcgan", "--dataset", "digits", "--lr", "0.1", "--resume",
+            str(run / "last.sgz"), "--out", str(tmp_path / "o")], capsys,
+           "--lr 0.1 differs from the checkpoint's 0.0002")
+    _fails(["train", "dcgan", "--dataset", "mnist", "--resume", str(run / "last.sgz"),
+            "--out", str(tmp_path / "o")], capsys, "the checkpoint was trained on digits")
 
 
 def test_a_nan_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(tmp_path, capsys):

@@ -7,7 +7,7 @@ import pytest
 
 import scratchgen as sg
 from scratchgen import backend
-from scratchgen.models import DCGAN
+from scratchgen.models import DCGAN, GSN, VAE, WGANGP
 from scratchgen.train import (
     CheckpointError,
     LossLog,
@@ -24,10 +24,26 @@ def _digits(n=192):
     return x[:n], y[:n]
 
 
-def _trainer(out, epochs, data, seed=0):
-    model = DCGAN((1, 8, 8), width=8, latent_dim=8, seed=seed)
-    return Trainer(model, data, out, epochs, batch_size=64, seed=seed, grid_size=16,
+def _dcgan(seed):
+    return DCGAN((1, 8, 8), width=8, latent_dim=8, seed=seed)
+
+
+def _trainer(out, epochs, data, seed=0, make_model=_dcgan):
+    return Trainer(make_model(seed), data, out, epochs, batch_size=64, seed=seed, grid_size=16,
                    show_progress=False, say=lambda line: None)
+
+
+# Models whose state goes beyond weights and Adam's moments: a critic schedule (5 steps per
+# G update, 3 steps per epoch, so it runs across epochs), a weight average, a learned variance.
+_MODELS = {
+    "dcgan": _dcgan,
+    "wgan-gp": lambda seed: WGANGP((1, 8, 8), width=8, latent_dim=8, seed=seed),
+    "dcgan-ema": lambda seed: DCGAN((1, 8, 8), width=8, latent_dim=8, seed=seed,
+                                    ema_decay=0.9),
+    "vae-learned-variance": lambda seed: VAE((1, 8, 8), hidden=16, latent_dim=2, seed=seed,
+                                             decoder="gaussian", gaussian_variance="learned"),
+    "gsn": lambda seed: GSN((1, 8, 8), hidden=16, walkback=2, burn_in=5, seed=seed),
+}
 
 
 def _rows(path):
@@ -65,22 +81,26 @@ def test_the_grid_uses_the_same_noise_every_epoch(tmp_path):
     np.testing.assert_array_equal(trainer.fixed_noise_samples(), trainer.fixed_noise_samples())
 
 
-def test_resumed_run_repeats_the_uninterrupted_run_exactly(tmp_path):
+@pytest.mark.parametrize("name", sorted(_MODELS))
+def test_resumed_run_repeats_the_uninterrupted_run_exactly(tmp_path, name):
     data = _digits()
+    make_model = _MODELS[name]
     with backend.use("numpy"):
-        whole = _trainer(tmp_path / "whole", 3, data)
+        whole = _trainer(tmp_path / "whole", 3, data, make_model=make_model)
         whole.fit()
-        _trainer(tmp_path / "part", 1, data).fit()
+        part = _trainer(tmp_path / "part", 1, data, make_model=make_model)
+        part.fit()
         # A crash after epoch 1 can leave rows of the unfinished epoch 2 behind.
-        LossLog(tmp_path / "part" / "losses.csv", ("D loss", "G loss")).append(
-            [{"epoch": 2, "step": 3, "D loss": 9.0, "G loss": 9.0}])
-        resumed = _trainer(tmp_path / "part", 3, data)
+        LossLog(tmp_path / "part" / "losses.csv", part.model.loss_names).append(
+            [{"epoch": 2, "step": 3, **{k: 9.0 for k in part.model.loss_names}}])
+        resumed = _trainer(tmp_path / "part", 3, data, make_model=make_model)
         resumed.resume_from(load_checkpoint(tmp_path / "part" / "last.sgz"))
         assert (resumed.epoch, resumed.step) == (1, 3)
         resumed.fit()
     assert _rows(tmp_path / "whole" / "losses.csv") == _rows(tmp_path / "part" / "losses.csv")
     a, b = whole.model.state_dict(), resumed.model.state_dict()
     assert all(np.array_equal(a[k], b[k]) for k in a)
+    np.testing.assert_array_equal(whole.fixed_noise_samples(), resumed.fixed_noise_samples())
 
 
 def test_a_diverged_run_names_the_step_and_keeps_the_last_checkpoint(tmp_path):

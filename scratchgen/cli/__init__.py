@@ -113,5 +113,8 @@ def main(argv=None):
     except (ValueError, OSError, ImportError, TrainingDiverged) as err:
         # A user's mistake (bad CSV, missing file, corrupt checkpoint, missing extra) or a
         # diverged run: one clear line, no traceback; the files already written stay.
-        print(f"scratchgen {args.command}: error: {err}", file=sys.stderr)
+        message = str(err)
+        if message.startswith(f"{args.command}: "):          # the function named the command
+            message = message[len(args.command) + 2:]
+        print(f"scratchgen {args.command}: error: {message}", file=sys.stderr)
         return 1

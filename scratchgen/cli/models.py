@@ -4,15 +4,24 @@ calls of ``scratchgen.train`` and ``scratchgen.models``.
 """
 import argparse
 import contextlib
+import inspect
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ..data.datasets import DATASETS, load_train_test
-from ..models import MODELS, build_model
+from ..models import IMAGE_MODELS, MODELS, build_model
 from ..serialization import write_atomically
-from ..train import Trainer, load_checkpoint, model_from_checkpoint, write_metrics
+from ..train import (
+    Trainer,
+    TrainingDiverged,
+    load_checkpoint,
+    model_from_checkpoint,
+    stream,
+    write_metrics,
+)
 from ..train.quality import quality_metrics
 
 __all__ = ["add_model_commands"]
@@ -25,8 +34,8 @@ def add_model_commands(commands):
         description="Train a GAN, VAE or GSN; write losses.csv, a sample grid and a checkpoint "
                     "per epoch, loss_curves.png and metrics.json to --out.",
     )
-    train.add_argument("model", choices=sorted(MODELS), metavar="MODEL",
-                       help=f"one of: {', '.join(sorted(MODELS))}")
+    # The model is checked in run_train, so that a wrong name is one line, not a usage block.
+    train.add_argument("model", metavar="MODEL", help=f"one of: {', '.join(IMAGE_MODELS)}")
     train.add_argument("--dataset", choices=DATASETS, default="mnist",
                        help="mnist (default; the bundled 10,000 digits split 8,000 / 2,000 "
                             "unless --data), fashion-mnist or digits (scikit-learn's 8x8)")
@@ -36,7 +45,8 @@ def add_model_commands(commands):
     train.add_argument("--batch-size", type=int, help="images per step (default: the model's)")
     train.add_argument("--lr", type=float, help="learning rate (default: the model's)")
     train.add_argument("--latent-dim", type=int, help="size of z (default: the model's)")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, help="seed of the weights, batches and noise "
+                                                "(default 0)")
     train.add_argument("--out", required=True, metavar="DIR", help="output folder")
     train.add_argument("--resume", metavar="CKPT", help="continue from this checkpoint")
     train.add_argument("--backend", choices=("numpy", "cython"),
@@ -79,42 +89,103 @@ def _backend(name):
 
 def run_train(args):
     """Train ``args.model``; write the run's files; return the exit status."""
+    if args.model not in IMAGE_MODELS:
+        raise ValueError(f"train: unknown model {args.model!r}; choose one of "
+                         f"{', '.join(IMAGE_MODELS)}")
+    out = Path(args.out)
     with _backend(args.backend):
         (x_train, y_train), (x_test, y_test) = load_train_test(args.dataset, args.data)
         dataset = {"name": args.dataset, "folder": args.data, "n_train": len(x_train),
                    "n_test": len(x_test)}
         if args.resume:
             ckpt = load_checkpoint(args.resume, kind=args.model)
+            _check_resume(args, ckpt, dataset)
             model = model_from_checkpoint(ckpt)
+            _carry_losses(Path(args.resume).parent, out)
         else:
-            options = {name: value for name, value in
-                       (("lr", args.lr), ("latent_dim", args.latent_dim)) if value is not None}
-            model = build_model(args.model, image_shape=x_train.shape[1:],
-                                n_classes=int(y_train.max()) + 1
-                                if MODELS[args.model].conditional else None,
-                                seed=args.seed, **options)
-        batch_size = args.batch_size or model.default_batch_size
-        trainer = Trainer(model, (x_train, y_train), args.out, args.epochs, batch_size,
-                          seed=args.seed, dataset=dataset, show_progress=args.progress)
+            model = _new_model(args, x_train.shape[1:], int(y_train.max()) + 1)
+        batch_size = model.default_batch_size if args.batch_size is None else args.batch_size
+        trainer = Trainer(model, (x_train, y_train), out, args.epochs, batch_size,
+                          seed=args.seed or 0, dataset=dataset, show_progress=args.progress)
         if args.resume:
             trainer.resume_from(ckpt)
             print(f"resuming {args.model} from {args.resume} (epoch {trainer.epoch}, "
                   f"step {trainer.step})")
-        summary = trainer.fit()
-        rng = np.random.default_rng([trainer.seed, 2**31])
+        try:
+            summary = trainer.fit()
+        except TrainingDiverged as err:
+            raise TrainingDiverged(f"{err}. Try a lower --lr.") from None
         metrics = {"model": args.model, "dataset": dataset, **summary,
                    "batch_size": trainer.batch_size, "seed": trainer.seed,
                    "hyperparameters": model.config()}
-        metrics.update(model.evaluate(x_test, y_test, rng))
-        _write_pictures(model, x_test, y_test, rng, Path(args.out))
+        # Written now and again below, so that a failure while scoring loses no summary.
+        write_metrics(out / "metrics.json", metrics)
+        metrics.update(model.evaluate(x_test, y_test, stream(trainer.seed, "evaluation")))
+        _write_pictures(model, x_test, y_test, stream(trainer.seed, "pictures"), out)
         if not args.no_quality:
             metrics["quality"] = quality_metrics(model, (x_train, y_train), (x_test, y_test),
                                                  seed=trainer.seed)
-    out = Path(args.out)
     write_metrics(out / "metrics.json", metrics)
     print(f"wrote {out / 'losses.csv'}, the sample grids, checkpoints (last: "
           f"{out / 'last.sgz'}) and {out / 'metrics.json'}")
     return 0
+
+
+def _new_model(args, image_shape, n_classes):
+    """Build ``args.model`` with the options the user gave; the model's defaults otherwise."""
+    cls = MODELS[args.model]
+    options = {"seed": args.seed or 0}
+    for name, value in (("lr", args.lr), ("latent_dim", args.latent_dim)):
+        if value is not None:
+            if not _accepts(cls, name):
+                raise ValueError(f"train: {args.model} has no --{name.replace('_', '-')}")
+            options[name] = value
+    return build_model(args.model, image_shape=image_shape,
+                       n_classes=n_classes if cls.conditional else None, **options)
+
+
+def _accepts(cls, name):
+    """Whether ``cls(...)`` takes the keyword ``name``, following ``**options`` to the
+    parent classes that receive them."""
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        parameters = inspect.signature(klass.__init__).parameters
+        if name in parameters:
+            return True
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+            return False
+    return False
+
+
+def _check_resume(args, ckpt, dataset):
+    """A resumed run continues the same run: refuse options that would change it."""
+    config = ckpt["config"]
+    for flag, given, saved in (("--lr", args.lr, config.get("lr", config.get("lr_g"))),
+                               ("--latent-dim", args.latent_dim, config.get("latent_dim")),
+                               ("--batch-size", args.batch_size, ckpt["batch_size"]),
+                               ("--seed", args.seed, ckpt["seed"])):
+        if given is not None and given != saved:
+            raise ValueError(f"train: {flag} {given} differs from the checkpoint's {saved}; "
+                             "a resumed run keeps its settings (leave the option out)")
+    saved = ckpt.get("dataset") or {}
+    if any(key in saved and saved[key] != dataset[key] for key in ("name", "folder", "n_train")):
+        raise ValueError(f"train: the checkpoint was trained on {_describe(saved)}, not on "
+                         f"{_describe(dataset)}; resume with the same --dataset and --data")
+
+
+def _describe(dataset):
+    folder = dataset.get("folder") or "the default files"
+    return f"{dataset.get('name')} ({folder}, {dataset.get('n_train')} training images)"
+
+
+def _carry_losses(source, out):
+    """Resuming into a new folder: start its losses.csv from the original run's rows."""
+    if source.resolve() != out.resolve() and (source / "losses.csv").is_file() \
+            and not (out / "losses.csv").exists():
+        out.mkdir(parents=True, exist_ok=True)
+        data = (source / "losses.csv").read_bytes()
+        write_atomically(out / "losses.csv", lambda f: f.write(data))
 
 
 def _write_pictures(model, x, y, rng, out):
@@ -125,7 +196,7 @@ def _write_pictures(model, x, y, rng, out):
         for stem, (images, nrow) in model.pictures(x, y, rng).items():
             save_image_grid(images, out / f"{stem}.png", nrow=nrow)
     except ImportError as err:
-        print(f"no pictures: {err}")
+        warnings.warn(f"no pictures: {err}", stacklevel=2)
 
 
 def run_sample(args):

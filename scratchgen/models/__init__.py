@@ -14,9 +14,11 @@ from .gsn import GSN
 from .vae import VAE, ConditionalVAE, ConvVAE, VariationalAutoencoder
 from .wgan_gp import WGANGP
 
-#: The models ``scratchgen train`` knows, by name.
+#: Every model a checkpoint can hold, by name.
 MODELS = {cls.kind: cls for cls in (DCGAN, WGANGP, ConditionalGAN, VAE, ConvVAE,
-                                    ConditionalVAE, GSN)}
+                                    ConditionalVAE, GSN, MLPGAN)}
+#: The models ``scratchgen train`` trains on images (MLPGAN is for 2-D toy data).
+IMAGE_MODELS = ("dcgan", "wgan-gp", "cgan", "vae", "conv-vae", "cvae", "gsn")
 
 
 def build_model(kind, **config):
@@ -30,7 +32,7 @@ def build_model(kind, **config):
 
 __all__ = [
     "ConditionalGAN", "ConditionalVAE", "ConvVAE", "DCGAN", "DCGANDiscriminator",
-    "DCGANGenerator", "GAN", "GSN", "GenerativeModel", "MLPGAN", "MODELS", "VAE",
+    "DCGANGenerator", "GAN", "GSN", "GenerativeModel", "IMAGE_MODELS", "MLPGAN", "MODELS", "VAE",
     "VariationalAutoencoder", "WGANGP", "build_model", "discriminator_loss", "generator_loss",
     "gradient_penalty",
 ]

@@ -11,7 +11,7 @@ for sampling (Yazici et al., 2019, "The Unusual Effectiveness of Averaging in GA
 import numpy as np
 
 from .. import nn, optim
-from ..autograd.grad_mode import no_grad
+from ..autograd.grad_mode import no_grad, set_grad_enabled
 from ..autograd.tensor import Tensor
 from .base import GenerativeModel
 from .gan_losses import LOSSES, discriminator_loss, generator_loss, gradient_penalty
@@ -116,8 +116,10 @@ class GAN(GenerativeModel):
         opt_d, opt_g = optimizers["discriminator"], optimizers["generator"]
 
         # 1. Discriminator: real and fake batches go through D separately. The fakes keep
-        #    their graph, so G's update below reuses them instead of running G again.
-        fake = self.generator(self.noise(len(real), rng), labels)
+        #    their graph when G updates in this step, so G's update reuses them.
+        updates_g = (step + 1) % self.n_critic == 0
+        with set_grad_enabled(updates_g):
+            fake = self.generator(self.noise(len(real), rng), labels)
         opt_d.zero_grad()
         d_real = self.discriminator(real, labels)
         d_fake = self.discriminator(fake.detach(), labels)
@@ -128,7 +130,7 @@ class GAN(GenerativeModel):
         loss_d.backward()
         opt_d.step()
         losses = {"D loss": loss_d.item()}
-        if (step + 1) % self.n_critic:
+        if not updates_g:
             return losses
 
         # 2. Generator: raise D's score of the fakes. D's weights need no gradient here.

@@ -86,10 +86,14 @@ def load_checkpoint(path, kind=None):
 
 def model_from_checkpoint(ckpt):
     """Rebuild the model a checkpoint dictionary describes and load its weights."""
-    model = build_model(ckpt["kind"], **ckpt["config"])
+    try:
+        model = build_model(ckpt["kind"], **ckpt["config"])
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"model_from_checkpoint: the checkpoint's configuration does not "
+                              f"build a {ckpt['kind']!r} model: {err}") from None
     try:
         model.load_state_dict(ckpt["model"])
     except (KeyError, ValueError, RuntimeError) as err:
-        raise CheckpointError(f"load_checkpoint: the weights do not fit a {ckpt['kind']!r} "
-                              f"model of this configuration: {err}") from None
+        raise CheckpointError(f"model_from_checkpoint: the weights do not fit a "
+                              f"{ckpt['kind']!r} model of this configuration: {err}") from None
     return model

@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 from ..metrics import DigitJudge
+from .trainer import stream
 
 __all__ = ["JUDGE_EPOCHS", "quality_metrics", "train_judge"]
 
@@ -19,8 +20,6 @@ __all__ = ["JUDGE_EPOCHS", "quality_metrics", "train_judge"]
 JUDGE_EPOCHS = 3
 JUDGE_STEPS = 400
 JUDGE_LR = 2e-3
-#: Stream of the judge's weights and batches, apart from every training stream.
-_JUDGE_STREAM = 7
 
 
 def train_judge(train, test, seed=0):
@@ -29,8 +28,7 @@ def train_judge(train, test, seed=0):
     (x_train, y_train), (x_test, y_test) = train, test
     epochs = max(JUDGE_EPOCHS, -(-JUDGE_STEPS * 64 // len(x_train)))
     n_classes = int(max(y_train.max(), y_test.max())) + 1
-    judge = DigitJudge(x_train.shape[1:], n_classes, rng=np.random.default_rng([seed,
-                                                                               _JUDGE_STREAM]))
+    judge = DigitJudge(x_train.shape[1:], n_classes, rng=stream(seed, "judge"))
     judge.fit(x_train, y_train, epochs=epochs, lr=JUDGE_LR)
     return judge, judge.score(x_test, y_test), judge.features(x_test)
 
@@ -61,7 +59,7 @@ def quality_metrics(model, train, test, seed=0, n_samples=None, judge=None):
     start = time.perf_counter()
     judge, accuracy, real_features = judge or train_judge(train, test, seed)
     n = n_samples or min(len(test[0]), 2000)
-    rng = np.random.default_rng([seed, _JUDGE_STREAM + 1])
+    rng = stream(seed, "quality")
     requested = (np.arange(n) % model.n_classes) if model.conditional else None
     samples = model.sample(n, rng, labels=requested)
     scores = judge.evaluate_samples(samples, real_features, requested_labels=requested)

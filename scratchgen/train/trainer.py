@@ -27,10 +27,17 @@ from ..serialization import write_atomically
 from .checkpoint import save_checkpoint
 from .records import LossLog
 
-__all__ = ["Trainer", "TrainingDiverged"]
+__all__ = ["STREAMS", "Trainer", "TrainingDiverged", "stream", "write_metrics"]
 
-#: The stream of the fixed noise behind the per-epoch grids (apart from the epochs' streams).
-_GRID_STREAM = 2**32 - 1
+#: The random streams of a run besides the epochs' ([seed, epoch]): each its own second key,
+#: far above any epoch number, so that no two draw the same numbers.
+STREAMS = {"grid": 2**32 - 1, "evaluation": 2**32 - 2, "judge": 2**32 - 3,
+           "quality": 2**32 - 4, "pictures": 2**32 - 5}
+
+
+def stream(seed, name):
+    """The generator of the run's stream ``name`` (a key of ``STREAMS``)."""
+    return np.random.default_rng([seed, STREAMS[name]])
 
 
 class TrainingDiverged(RuntimeError):
@@ -100,8 +107,15 @@ class Trainer:
         return self
 
     def fit(self):
-        """Train up to ``epochs``; return the run's summary (also in the checkpoints)."""
+        """Train up to ``epochs``; return the run's summary (also in the checkpoints).
+
+        A fresh run (not resumed) refuses a folder that already holds a run's ``last.sgz``:
+        its checkpoints and losses would mix with the new run's.
+        """
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self.step == 0 and (self.out_dir / "last.sgz").exists():
+            raise FileExistsError(f"Trainer.fit: {self.out_dir} already holds a run "
+                                  f"(last.sgz); resume it, or train into another folder")
         self.log.start(keep_steps=self.step)
         if self.epoch >= self.epochs:
             self.say(f"already trained for {self.epoch} epochs (asked for {self.epochs})")
@@ -151,12 +165,12 @@ class Trainer:
                 last = self.out_dir / "last.sgz"
                 kept = (f"the last good checkpoint is {last} (epoch {epoch})" if last.is_file()
                         else "no checkpoint was written yet")
-                raise TrainingDiverged(f"train: the {name} became {value} at step {self.step} "
-                                       f"(epoch {epoch + 1}); stopped, {kept}. Try a lower --lr.")
+                raise TrainingDiverged(f"Trainer.fit: the {name} became {value} at step "
+                                       f"{self.step} (epoch {epoch + 1}); stopped, {kept}")
 
     def fixed_noise_samples(self):
         """The grid's samples: the same noise (and labels) every epoch."""
-        return self.model.sample(self.grid_size, np.random.default_rng([self.seed, _GRID_STREAM]))
+        return self.model.sample(self.grid_size, stream(self.seed, "grid"))
 
     def _write_grid(self):
         if not self._pictures_ok:
@@ -189,7 +203,14 @@ class Trainer:
                           stacklevel=2)
 
 
+def _plain(value):
+    """NumPy scalars and arrays as the Python numbers and lists JSON knows."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(f"write_metrics: cannot write a {type(value).__name__} as JSON")
+
+
 def write_metrics(path, metrics):
     """Write ``metrics`` as indented JSON, atomically."""
-    text = json.dumps(metrics, indent=2, sort_keys=False, default=float) + "\n"
+    text = json.dumps(metrics, indent=2, default=_plain) + "\n"
     write_atomically(Path(path), lambda f: f.write(text.encode()))
