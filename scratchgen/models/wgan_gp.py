@@ -20,6 +20,7 @@ class WGANGP(DCGAN):
     """
 
     kind = "wgan-gp"
+    default_batch_size = 64           # the paper's; each G update costs n_critic batches
 
     def __init__(self, image_shape=(1, 28, 28), n_classes=None, width=64, batch_norm=False,
                  loss="wgan-gp", n_critic=5, gp_weight=10.0, lr_g=1e-4, lr_d=1e-4,
