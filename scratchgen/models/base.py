@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import nn
 
-__all__ = ["GenerativeModel", "check_image_shape", "check_labels"]
+__all__ = ["GenerativeModel", "check_divisible_by_4", "check_image_shape", "check_labels"]
 
 
 class GenerativeModel(nn.Module):
@@ -115,6 +115,15 @@ def check_image_shape(image_shape, caller, rank=None):
     if not shape or min(shape) < 1 or (rank is not None and len(shape) != rank):
         wanted = "(C, H, W)" if rank == 3 else "positive sizes"
         raise ValueError(f"{caller}: image_shape must be {wanted}, got {image_shape!r}")
+    return shape
+
+
+def check_divisible_by_4(image_shape, caller):
+    """(C, H, W) with H and W divisible by 4 (two stride-2 layers), or a ValueError."""
+    shape = check_image_shape(image_shape, caller, rank=3)
+    if shape[1] % 4 or shape[2] % 4:
+        raise ValueError(f"{caller}: image height and width must be divisible by 4 (two "
+                         f"stride-2 layers), got image_shape={shape}")
     return shape
 
 

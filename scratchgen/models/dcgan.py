@@ -19,18 +19,10 @@ with Adam(2e-4, betas=(0.5, 0.999)). The training step and the losses are ``gan.
 from .. import nn
 from ..nn import init
 from ..ops.movement import concatenate
-from .base import check_image_shape
+from .base import check_divisible_by_4
 from .gan import GAN
 
 __all__ = ["DCGAN", "DCGANDiscriminator", "DCGANGenerator", "dcgan_init_"]
-
-
-def _check_divisible(image_shape, caller):
-    shape = check_image_shape(image_shape, caller, rank=3)
-    if shape[1] % 4 or shape[2] % 4:
-        raise ValueError(f"{caller}: image height and width must be divisible by 4 (two "
-                         f"stride-2 layers), got image_shape={shape}")
-    return shape
 
 
 def dcgan_init_(module, rng):
@@ -58,7 +50,7 @@ class DCGANGenerator(nn.Module):
 
     def __init__(self, image_shape, latent_dim=100, width=64, n_classes=None, rng=None):
         super().__init__()
-        c, height, width_px = _check_divisible(image_shape, "DCGANGenerator")
+        c, height, width_px = check_divisible_by_4(image_shape, "DCGANGenerator")
         h, w, k = height // 4, width_px // 4, width
         extra = 0
         if n_classes is not None:
@@ -91,7 +83,7 @@ class DCGANDiscriminator(nn.Module):
 
     def __init__(self, image_shape, width=64, batch_norm=True, n_classes=None, rng=None):
         super().__init__()
-        c, height, width_px = _check_divisible(image_shape, "DCGANDiscriminator")
+        c, height, width_px = check_divisible_by_4(image_shape, "DCGANDiscriminator")
         h, w, k = height // 4, width_px // 4, width
         self.features = nn.Sequential(
             nn.Conv2d(c, k, 4, stride=2, padding=1, rng=rng), nn.LeakyReLU(0.2),  # (N, k, 2h, 2w)
@@ -140,7 +132,7 @@ class DCGAN(GAN):
 
     def __init__(self, image_shape=(1, 28, 28), n_classes=None, width=64, batch_norm=True,
                  **gan_options):
-        _check_divisible(image_shape, type(self).__name__)
+        check_divisible_by_4(image_shape, type(self).__name__)
         if batch_norm and gan_options.get("loss") == "wgan-gp":
             raise ValueError(f"{type(self).__name__}: the gradient penalty is per sample, so a "
                              "WGAN-GP critic cannot use BatchNorm (batch_norm=False)")

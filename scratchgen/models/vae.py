@@ -52,8 +52,8 @@ from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
 from ..nn import Parameter
 from ..nn import functional as F
-from .base import GenerativeModel, check_labels
-from .vae_nets import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder, check_divisible_by_4
+from .base import GenerativeModel, check_divisible_by_4, check_labels
+from .vae_nets import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 
 __all__ = ["ConditionalVAE", "ConvVAE", "VAE", "VariationalAutoencoder"]
 

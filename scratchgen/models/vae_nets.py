@@ -25,7 +25,7 @@ import numpy as np
 from .. import nn
 from ..autograd.tensor import Tensor
 from ..ops.movement import concatenate
-from .base import check_image_shape
+from .base import check_divisible_by_4, check_image_shape
 
 __all__ = ["ConvDecoder", "ConvEncoder", "MLPDecoder", "MLPEncoder", "one_hot"]
 
@@ -84,15 +84,6 @@ class MLPDecoder(nn.Module):
 
     def forward(self, z, labels=None):
         return self.net(_with_label(z, labels, self.n_classes, "MLPDecoder"))
-
-
-def check_divisible_by_4(image_shape, caller):
-    """(C, H, W) with H and W divisible by 4 (two stride-2 layers), or a ValueError."""
-    shape = check_image_shape(image_shape, caller, rank=3)
-    if shape[1] % 4 or shape[2] % 4:
-        raise ValueError(f"{caller}: image height and width must be divisible by 4 (two "
-                         f"stride-2 layers), got image_shape={shape}")
-    return shape
 
 
 class ConvEncoder(nn.Module):
