@@ -20,7 +20,9 @@ class WGANGP(DCGAN):
     """
 
     kind = "wgan-gp"
-    default_batch_size = 64           # the paper's; each G update costs n_critic batches
+    # Batch 16, as DCGAN's: on the bundled MNIST split, 5 epochs at batch 64 (125 generator
+    # updates) left a Frechet distance of 1334 and 7 classes; at 16 (500 updates), 229 and 10.
+    default_batch_size = 16
 
     def __init__(self, image_shape=(1, 28, 28), n_classes=None, width=64, batch_norm=False,
                  loss="wgan-gp", n_critic=5, gp_weight=10.0, lr_g=1e-4, lr_d=1e-4,
