@@ -24,7 +24,8 @@ import numpy as np
 
 from .. import nn
 
-__all__ = ["GenerativeModel", "check_divisible_by_4", "check_image_shape", "check_labels"]
+__all__ = ["GenerativeModel", "check_divisible_by_4", "check_image_shape", "check_labels",
+           "check_positive_int"]
 
 
 class GenerativeModel(nn.Module):
@@ -140,3 +141,10 @@ def check_labels(labels, n, n_classes, caller):
         raise ValueError(f"{caller}: labels must lie in [0, {n_classes - 1}], got "
                          f"[{labels.min()}, {labels.max()}]")
     return labels.astype(np.int64)
+
+
+def check_positive_int(value, name, caller):
+    """``value`` as an int >= 1 (not a bool), or a ValueError naming ``caller`` and ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{caller}: {name} must be a positive int, got {value!r}")
+    return int(value)

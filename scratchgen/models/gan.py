@@ -13,7 +13,7 @@ import numpy as np
 from .. import nn, optim
 from ..autograd.grad_mode import no_grad, set_grad_enabled
 from ..autograd.tensor import Tensor
-from .base import GenerativeModel
+from .base import GenerativeModel, check_positive_int
 from .gan_losses import LOSSES, discriminator_loss, generator_loss, gradient_penalty
 
 __all__ = ["GAN", "MLPGAN"]
@@ -70,12 +70,8 @@ class GAN(GenerativeModel):
         name = type(self).__name__
         if loss not in LOSSES:
             raise ValueError(f"{name}: unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
-        if isinstance(latent_dim, bool) or not isinstance(latent_dim, (int, np.integer)) \
-                or latent_dim < 1:
-            raise ValueError(f"{name}: latent_dim must be a positive int, got {latent_dim!r}")
-        if isinstance(n_critic, bool) or not isinstance(n_critic, (int, np.integer)) \
-                or n_critic < 1:
-            raise ValueError(f"{name}: n_critic must be a positive int, got {n_critic!r}")
+        latent_dim = check_positive_int(latent_dim, "latent_dim", name)
+        n_critic = check_positive_int(n_critic, "n_critic", name)
         if ema_decay is not None and not 0.0 <= ema_decay < 1.0:
             raise ValueError(f"{name}: ema_decay must be in [0, 1) or None, got {ema_decay!r}")
         self.latent_dim, self.loss, self.n_critic = int(latent_dim), loss, int(n_critic)

@@ -39,18 +39,12 @@ from .. import nn, optim
 from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
 from ..nn import functional as F
-from .base import GenerativeModel
+from .base import GenerativeModel, check_positive_int
 
 __all__ = ["GSN"]
 
 NOISES = ("salt-and-pepper", "gaussian")
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
-
-
-def _positive_int(value, name, caller):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{caller}: {name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def _sigmoid(logits):
@@ -96,7 +90,7 @@ class GSN(GenerativeModel):
                  burn_in=100, lr=1e-3, seed=0):
         super().__init__(image_shape, n_classes)
         name = type(self).__name__
-        hidden = _positive_int(hidden, "hidden", name)
+        hidden = check_positive_int(hidden, "hidden", name)
         if noise not in NOISES:
             raise ValueError(f"{name}: noise must be one of {', '.join(NOISES)}, got {noise!r}")
         level = noise_level
@@ -111,8 +105,8 @@ class GSN(GenerativeModel):
             raise ValueError(f"{name}: activation must be one of {', '.join(ACTIVATIONS)}, got "
                              f"{activation!r}")
         self.noise, self.noise_level = noise, float(level)
-        self.walkback = _positive_int(walkback, "walkback", name)
-        self.burn_in = _positive_int(burn_in, "burn_in", name)
+        self.walkback = check_positive_int(walkback, "walkback", name)
+        self.burn_in = check_positive_int(burn_in, "burn_in", name)
         self.hyperparameters = {
             "hidden": hidden, "noise": noise, "noise_level": self.noise_level,
             "activation": activation, "walkback": self.walkback, "burn_in": self.burn_in,
@@ -194,9 +188,9 @@ class GSN(GenerativeModel):
 
     def _run_chain(self, n_steps, rng, start, n, means, method):
         name = f"{type(self).__name__}.{method}"
-        n_steps = _positive_int(n_steps, "n_steps", name)
+        n_steps = check_positive_int(n_steps, "n_steps", name)
         if start is None:
-            n = _positive_int(n, "n", name)
+            n = check_positive_int(n, "n", name)
             state = rng.random((n,) + self.image_shape).astype(np.float32)
         else:
             state = np.asarray(start, dtype=np.float32)

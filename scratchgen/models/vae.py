@@ -52,19 +52,13 @@ from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
 from ..nn import Parameter
 from ..nn import functional as F
-from .base import GenerativeModel, check_divisible_by_4, check_labels
+from .base import GenerativeModel, check_divisible_by_4, check_labels, check_positive_int
 from .vae_nets import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 
 __all__ = ["ConditionalVAE", "ConvVAE", "VAE", "VariationalAutoencoder"]
 
 LOG_2PI = math.log(2.0 * math.pi)
 DECODERS = ("bernoulli", "gaussian")
-
-
-def _positive_int(value, name, caller):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{caller}: {name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 class VariationalAutoencoder(GenerativeModel):
@@ -103,7 +97,7 @@ class VariationalAutoencoder(GenerativeModel):
                  gaussian_variance=0.1, beta=1.0, lr=1e-3, seed=0, architecture=None):
         super().__init__(image_shape, n_classes)
         name = type(self).__name__
-        self.latent_dim = _positive_int(latent_dim, "latent_dim", name)
+        self.latent_dim = check_positive_int(latent_dim, "latent_dim", name)
         if decoder not in DECODERS:
             raise ValueError(f"{name}: decoder must be one of {', '.join(DECODERS)}, got "
                              f"{decoder!r}")
@@ -243,7 +237,7 @@ class VariationalAutoencoder(GenerativeModel):
         if self.latent_dim != 2:
             raise ValueError(f"{name}: needs a 2-D latent space, but latent_dim="
                              f"{self.latent_dim}")
-        steps = _positive_int(steps, "steps", name)
+        steps = check_positive_int(steps, "steps", name)
         low, high = quantiles
         if not 0.0 < low < high < 1.0:
             raise ValueError(f"{name}: quantiles must satisfy 0 < low < high < 1, got "
@@ -290,7 +284,7 @@ class VariationalAutoencoder(GenerativeModel):
             ``test_neg_elbo``, ``test_nll_iwae``, ``test_reconstruction``, ``test_KL`` (floats).
         """
         x = self._check_images(x, "evaluate")
-        k = _positive_int(k, "k", f"{type(self).__name__}.evaluate")
+        k = check_positive_int(k, "k", f"{type(self).__name__}.evaluate")
         labels = self._check_labels(y, len(x), "evaluate") if self.conditional else None
         per_batch = max(1, int(rows_per_batch) // k)
         totals = np.zeros(3)                                     # reconstruction, KL, IWAE
@@ -374,7 +368,7 @@ class VAE(VariationalAutoencoder):
     kind = "vae"
 
     def __init__(self, image_shape=(1, 28, 28), n_classes=None, hidden=400, **options):
-        hidden = _positive_int(hidden, "hidden", type(self).__name__)
+        hidden = check_positive_int(hidden, "hidden", type(self).__name__)
         super().__init__(image_shape, n_classes, architecture={"hidden": hidden}, **options)
 
     def build_networks(self, rng):
@@ -404,7 +398,7 @@ class ConvVAE(VariationalAutoencoder):
     def __init__(self, image_shape=(1, 28, 28), n_classes=None, width=32, **options):
         name = type(self).__name__
         check_divisible_by_4(image_shape, name)
-        width = _positive_int(width, "width", name)
+        width = check_positive_int(width, "width", name)
         super().__init__(image_shape, n_classes, architecture={"width": width}, **options)
 
     def build_networks(self, rng):
