@@ -60,8 +60,10 @@ def test_scores_are_r2_and_accuracy():
     assert Line._estimator_type == "regressor" and Sign._estimator_type == "classifier"
 
 
-def test_gp_estimators_work_on_the_stand_ins_without_scikit_learn():
-    # A fresh interpreter in which `import sklearn` fails, as on an install without it.
+def test_gp_estimators_work_on_the_stand_ins_without_scikit_learn(tmp_path):
+    # A fresh interpreter in which `import sklearn` fails, as on an install without it. It
+    # runs outside the repository, so it imports the installed scratchgen (with its kernels),
+    # not the source tree that `python -c` would put first on sys.path.
     import subprocess
     import sys
     import textwrap
@@ -82,5 +84,5 @@ def test_gp_estimators_work_on_the_stand_ins_without_scikit_learn():
         print("ok")
     """)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
+                            timeout=120, cwd=tmp_path)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
