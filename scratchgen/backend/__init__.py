@@ -104,12 +104,18 @@ def kernels_build_info():
     dict or None
         ``openmp`` (bool, built with OpenMP), ``openmp_max_threads`` (int, threads an
         OpenMP loop would use now, honouring ``OMP_NUM_THREADS``; 1 without OpenMP),
-        ``cython_debug`` (bool, bounds checks on) and ``address_sanitizer`` (bool).
+        ``cython_debug`` (bool, bounds checks on), ``address_sanitizer`` (bool),
+        ``conv_isa`` (the instruction set of the conv kernels' micro-kernels, 'avx512',
+        'avx2' or 'generic') and ``conv_isas_supported`` (those this CPU runs, widest first).
     """
     if "cython" not in _BACKENDS:
         return None
+    from . import cython_conv
+
     info = _blas.build_info()
     info["openmp_max_threads"] = _blas.openmp_info()[1]
+    info["conv_isa"] = cython_conv.current_isa()
+    info["conv_isas_supported"] = cython_conv.supported_isas()
     return info
 
 
