@@ -156,6 +156,23 @@ def test_pointwise_convolutions_match_numpy(dtype, isa, groups, H_out):
         assert_three_directions_match(g, x, w, b, grad_y)
 
 
+@needs_kernels
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("isa", ISA_PARAMS)
+@pytest.mark.parametrize(("N", "H", "groups"), [
+    (10, 6, 1),     # 3x3 outputs: up to 28 images share a block of pixels, but each thread
+    (11, 5, 2),     # keeps two tasks, so 2 or 3 per task here (the last run shorter)
+    (40, 4, 3),     # 2x2 outputs, 10 images per task
+])
+def test_small_outputs_run_across_images(dtype, isa, N, H, groups):
+    g = ConvGeometry(N, 3 * groups, H, H, 2 * groups, 3, 3, (2, 2), (1, 1), (1, 1), groups)
+    rng = np.random.default_rng(N)
+    x, w = random(rng, g.x_shape, dtype), random(rng, g.w_shape, dtype)
+    b, grad_y = random(rng, (g.C_out,), dtype), random(rng, g.y_shape, dtype)
+    with conv_path(isa, False):
+        assert_three_directions_match(g, x, w, b, grad_y)
+
+
 # ------------------------------------------------------------ empty shapes, other inputs
 
 def _geometry(N=2, C_in=2, H=5, W=5, C_out=2, KH=3, KW=3, padding=1, groups=1, **out):

@@ -87,40 +87,56 @@ def register_blocks(str dtype):
 
 
 cdef inline Py_ssize_t _pixel_block(Py_ssize_t L, int nr) noexcept nogil:
-    """Output pixels per task: L split evenly into blocks of at most about NC_MAX, rounded
-    up to whole NR panels."""
+    """Pixels per block: L split evenly into blocks of at most about NC_MAX, rounded up to
+    whole NR panels."""
     cdef Py_ssize_t blocks = (L + NC_MAX - 1) // NC_MAX
     return min(round_up((L + blocks - 1) // blocks, nr), round_up(L, nr))
+
+
+cdef inline Py_ssize_t _images_per_task(Py_ssize_t N, Py_ssize_t L, int threads) noexcept nogil:
+    """Images per task of the forward and the data gradient: small outputs (a 7x7 image has
+    L = 49 pixels, 3 panels of 16 and one of 1) are joined into blocks of up to NC_MAX pixels
+    that run across images, so that few panels are partial; while every thread keeps at
+    least two tasks."""
+    if L >= NC_MAX:
+        return 1
+    return max(1, min(NC_MAX // L, N // (2 * threads)))
 
 
 # --------------------------------------------------------------- work buffer layouts
 #
 # Each driver carves its buffers from `work`: first what all threads share (the packed
 # weights), then one equal slice per thread (its packing buffers, its tile). The sizes come
-# from these functions alone, which `work_size` also reports to the caller.
+# from `_layout` alone, which `work_size` also reports to the caller.
 
 cdef struct Layout:
     Py_ssize_t shared, per_thread    # values
+    Py_ssize_t images, nc            # images per task, pixels per block (forward and data)
 
 
-cdef Layout _layout(int direction, const Geom* g, Py_ssize_t C_out, Py_ssize_t groups,
-                    int mr, int nr) noexcept nogil:
+cdef Layout _layout(int direction, const Geom* g, Py_ssize_t N, Py_ssize_t C_out,
+                    Py_ssize_t groups, int mr, int nr, int threads) noexcept nogil:
     """Work buffer of direction 0 (forward), 1 (data gradient), 2 (weight gradient)."""
     cdef Py_ssize_t Kg = g.C * g.KH * g.KW // groups, Cg = C_out // groups
-    cdef Py_ssize_t L = g.H_out * g.W_out, nc = _pixel_block(L, nr)
+    cdef Py_ssize_t L = g.H_out * g.W_out
     cdef Layout out
+    out.images = _images_per_task(N, L, threads)
+    out.nc = _pixel_block(out.images * L, nr)
     if direction == 0:
-        # W packed in MR-row panels; per thread a (kc, nc) block of cols and one line of it.
+        # W packed in MR-row panels; per thread a (kc, nc) block of cols, one line of it and
+        # a (C_out/G, nc) tile of Y (for blocks that run across images).
         out.shared = groups * round_up(Cg, mr) * Kg
-        out.per_thread = min(KC, Kg) * nc + nc
+        out.per_thread = (min(KC, Kg) + 1 + Cg) * out.nc
     elif direction == 1:
-        # W^T packed; per thread the (C_out/G, nc) block of G and a (MC, nc) tile of dcols.
+        # W^T packed; per thread a (C_out/G, nc) block of G, the same packed, and a (MC, nc)
+        # tile of dcols.
         out.shared = groups * round_up(Kg, mr) * Cg
-        out.per_thread = Cg * nc + _mc(Kg, mr) * nc
+        out.per_thread = (2 * Cg + _mc(Kg, mr)) * out.nc
     else:
         # Per thread its dW (C_out, K/G), a (C_out/G, KC) block of G and a (KC, NC) of cols^T.
         out.shared = 0
-        out.per_thread = C_out * Kg + round_up(Cg, mr) * KC + KC * round_up(min(Kg, NC_MAX), nr)
+        out.per_thread = (C_out * Kg + round_up(Cg, mr) * KC
+                          + KC * round_up(min(Kg, NC_MAX), nr))
     return out
 
 
@@ -130,12 +146,41 @@ cdef inline Py_ssize_t _mc(Py_ssize_t Kg, int mr) noexcept nogil:
     return min(max(MC_ROWS // mr, 1) * mr, round_up(Kg, mr))
 
 
-def work_size(int direction, geometry, Py_ssize_t threads, str dtype):
+def work_size(int direction, geometry, int threads, str dtype):
     """Values of work buffer `direction` (0 forward, 1 data, 2 weight gradient) needs."""
     cdef Geom g = geom_from(geometry, geometry.C_in)
     mr, nr = register_blocks(dtype)
-    cdef Layout lay = _layout(direction, &g, geometry.C_out, geometry.groups, mr, nr)
+    cdef Layout lay = _layout(direction, &g, geometry.N, geometry.C_out, geometry.groups, mr,
+                              nr, threads)
     return lay.shared + threads * lay.per_thread
+
+
+# ------------------------------------------------------ im2col across consecutive images
+#
+# Pixel f of a run of images is pixel f % L of image f // L; a block of pixels may cross
+# from one image into the next, so it is read and written one image segment at a time.
+
+cdef inline void _gather_pixels(const floating* x, Py_ssize_t image, const Geom* g,
+                                Py_ssize_t r, Py_ssize_t first, Py_ssize_t count,
+                                floating* dst, Py_ssize_t stride) noexcept nogil:
+    """gather_row over pixels [first, first + count) of the images at x, `image` apart."""
+    cdef Py_ssize_t L = g.H_out * g.W_out, k = 0, seg
+    while k < count:
+        seg = min(count - k, L - (first + k) % L)
+        gather_row(x + (first + k) // L * image, g, r, (first + k) % L, seg, dst + k * stride,
+                   stride)
+        k += seg
+
+
+cdef inline void _scatter_pixels(const floating* line, const Geom* g, Py_ssize_t r,
+                                 Py_ssize_t first, Py_ssize_t count, floating* x,
+                                 Py_ssize_t image) noexcept nogil:
+    """scatter_row over pixels [first, first + count) of the images at x, `image` apart."""
+    cdef Py_ssize_t L = g.H_out * g.W_out, k = 0, seg
+    while k < count:
+        seg = min(count - k, L - (first + k) % L)
+        scatter_row(line + k, g, r, (first + k) % L, seg, x + (first + k) // L * image)
+        k += seg
 
 
 # ------------------------------------------------------------------ the three convolutions
@@ -143,91 +188,122 @@ def work_size(int direction, geometry, Py_ssize_t threads, str dtype):
 cdef void _conv2d(const sg_isa_t* isa, const floating* x, const floating* w,
                   const floating* bias, floating* y, Py_ssize_t N, Py_ssize_t C_out,
                   Py_ssize_t groups, const Geom* g, floating* work, int threads) noexcept nogil:
-    """y = conv2d(x, w) + bias: per task (image n, group q, pixel block), Y = W @ cols."""
+    """y = conv2d(x, w) + bias: per task (group q, a run of images), block by block of their
+    pixels, Y = W @ cols."""
     cdef int mr, nr
     register_block(isa, work, &mr, &nr)
-    cdef Layout lay = _layout(0, g, C_out, groups, mr, nr)
+    cdef Layout lay = _layout(0, g, N, C_out, groups, mr, nr, threads)
     cdef Py_ssize_t Kg = g.C * g.KH * g.KW // groups, Cg = C_out // groups, Cin_g = g.C // groups
-    cdef Py_ssize_t L = g.H_out * g.W_out, plane = g.H * g.W, nc = _pixel_block(L, nr)
-    cdef Py_ssize_t blocks = (L + nc - 1) // nc, a_group = round_up(Cg, mr) * Kg
-    cdef Py_ssize_t task, n, q, p0, count, kb, k0, kc, k, t, c, panel, pb
+    cdef Py_ssize_t L = g.H_out * g.W_out, image = g.C * g.H * g.W, nc = lay.nc
+    cdef Py_ssize_t runs = (N + lay.images - 1) // lay.images, a_group = round_up(Cg, mr) * Kg
+    cdef Py_ssize_t task, n0, q, pixels, fb, f0, count, kb, k0, kc, k, t, c, pb, panel, f, seg
     cdef floating* bpack
     cdef floating* line
+    cdef floating* tile
     cdef floating* out
-    cdef const floating* image
+    cdef floating shift
     for q in range(groups):     # W_q (C_out/G, K/G) in MR-row panels, Kg deep
         pack(w + q * Cg * Kg, Kg, 1, Cg, Kg, mr, work + q * a_group, Kg * mr)
     with parallel(num_threads=threads):
         bpack = work + lay.shared + threadid() * lay.per_thread
         line = bpack + min(KC, Kg) * nc
-        for task in prange(N * groups * blocks, schedule="dynamic"):
-            n, q, p0 = task // (groups * blocks), task // blocks % groups, task % blocks * nc
-            count = min(nc, L - p0)
-            image = x + (n * g.C + q * Cin_g) * plane
-            out = y + (n * C_out + q * Cg) * L + p0                 # y[n, q*Cg:, p0:]
-            for kb in range((Kg + KC - 1) // KC):
-                k0 = kb * KC
-                kc = min(KC, Kg - k0)
-                # Pack cols[k0:k0+kc, p0:p0+count] in NR-column panels, straight from x.
-                for k in range(kc):
-                    gather_row(image, g, k0 + k, p0, count, line, 1)
-                    for pb in range((count + nr - 1) // nr):
-                        panel = pb * nr
-                        t = min(nr, count - panel)
-                        memcpy(bpack + panel * kc + k * nr, line + panel, t * sizeof(floating))
-                        if t < nr:
+        tile = line + nc
+        for task in prange(groups * runs, schedule="dynamic"):
+            q, n0 = task // runs, task % runs * lay.images
+            pixels = min(lay.images, N - n0) * L
+            for fb in range((pixels + nc - 1) // nc):
+                f0 = fb * nc
+                count = min(nc, pixels - f0)
+                # A block inside one image is written in place, else into the tile.
+                out = tile if f0 // L != (f0 + count - 1) // L else (
+                    y + ((n0 + f0 // L) * C_out + q * Cg) * L + f0 % L)
+                for kb in range((Kg + KC - 1) // KC):
+                    k0 = kb * KC
+                    kc = min(KC, Kg - k0)
+                    # Pack cols[k0:k0+kc, f0:f0+count] in NR-column panels, straight from x.
+                    for k in range(kc):
+                        _gather_pixels(x + n0 * image + q * Cin_g * g.H * g.W, image, g,
+                                       k0 + k, f0, count, line, 1)
+                        for pb in range((count + nr - 1) // nr):
+                            panel = pb * nr
+                            t = min(nr, count - panel)
+                            memcpy(bpack + panel * kc + k * nr, line + panel, t * sizeof(floating))
                             memset(bpack + panel * kc + k * nr + t, 0, (nr - t) * sizeof(floating))
-                # Y[:, p0:p0+count] (+)= W[:, k0:k0+kc] @ cols[k0:k0+kc, p0:p0+count]
-                macro_kernel(isa, Cg, count, kc, work + q * a_group + k0 * mr, Kg * mr, bpack,
-                       kc * nr, out, L, k0 > 0)
-            if bias != NULL:
-                for c in range(Cg):
-                    for t in range(count):
-                        out[c * L + t] += bias[q * Cg + c]
+                    # Y[:, block] (+)= W[:, k0:k0+kc] @ cols[k0:k0+kc, block]
+                    macro_kernel(isa, Cg, count, kc, work + q * a_group + k0 * mr, Kg * mr,
+                                 bpack, kc * nr, out, nc if out == tile else L, k0 > 0)
+                # The bias; and a tile's image segments copied to y.
+                f = f0
+                while f < f0 + count:
+                    seg = min(f0 + count - f, L - f % L)
+                    for c in range(Cg):
+                        shift = bias[q * Cg + c] if bias != NULL else 0
+                        if out == tile:
+                            for t in range(seg):
+                                y[((n0 + f // L) * C_out + q * Cg + c) * L + f % L + t] = (
+                                    tile[c * nc + f - f0 + t] + shift)
+                        elif bias != NULL:
+                            for t in range(seg):
+                                out[c * L + t] += shift
+                    f = f + seg
 
 
 cdef void _conv2d_backward_data(const sg_isa_t* isa, const floating* grad_y,
                                 const floating* w, floating* grad_x, Py_ssize_t N,
                                 Py_ssize_t C_out, Py_ssize_t groups, const Geom* g,
                                 floating* work, int threads) noexcept nogil:
-    """grad_x = col2im(W^T @ G): per task (image n, group q), tile by tile of dcols."""
+    """grad_x = col2im(W^T @ G): per task (group q, a run of images), tile by tile of dcols.
+
+    Windows overlap, also across pixel blocks: one task folds all of its images' group q."""
     cdef int mr, nr
     register_block(isa, work, &mr, &nr)
-    cdef Layout lay = _layout(1, g, C_out, groups, mr, nr)
+    cdef Layout lay = _layout(1, g, N, C_out, groups, mr, nr, threads)
     cdef Py_ssize_t Kg = g.C * g.KH * g.KW // groups, Cg = C_out // groups, Cin_g = g.C // groups
-    cdef Py_ssize_t L = g.H_out * g.W_out, plane = g.H * g.W, nc = _pixel_block(L, nr)
+    cdef Py_ssize_t L = g.H_out * g.W_out, plane = g.H * g.W, image = g.C * plane, nc = lay.nc
+    cdef Py_ssize_t runs = (N + lay.images - 1) // lay.images
     cdef Py_ssize_t a_group = round_up(Kg, mr) * Cg, mc = _mc(Kg, mr)
-    cdef Py_ssize_t task, n, q, p0, count, m0, rows, kb, k0, kc, r, pb, mb
+    cdef Py_ssize_t task, n, n0, q, pixels, fb, f0, f, seg, count, mb, m0, rows, kb, k0, kc, r, c
+    cdef floating* gblock
     cdef floating* bpack
     cdef floating* tile
-    cdef floating* image
-    cdef const floating* gy
+    cdef floating* images
     for q in range(groups):     # W_q^T (K/G, C_out/G) in MR-row panels, C_out/G deep
         pack(w + q * Cg * Kg, 1, Kg, Kg, Cg, mr, work + q * a_group, Cg * mr)
     with parallel(num_threads=threads):
-        bpack = work + lay.shared + threadid() * lay.per_thread
+        gblock = work + lay.shared + threadid() * lay.per_thread
+        bpack = gblock + Cg * nc
         tile = bpack + Cg * nc
-        for task in prange(N * groups, schedule="dynamic"):
-            n, q = task // groups, task % groups
-            image = grad_x + (n * g.C + q * Cin_g) * plane
-            gy = grad_y + (n * C_out + q * Cg) * L                  # G[n, q*Cg:]
-            memset(image, 0, Cin_g * plane * sizeof(floating))
-            for pb in range((L + nc - 1) // nc):
-                p0 = pb * nc
-                count = min(nc, L - p0)
-                # G[:, p0:p0+count] in NR-column panels, C_out/G deep.
-                pack(gy + p0, 1, L, count, Cg, nr, bpack, Cg * nr)
+        for task in prange(groups * runs, schedule="dynamic"):
+            q, n0 = task // runs, task % runs * lay.images
+            pixels = min(lay.images, N - n0) * L
+            images = grad_x + n0 * image + q * Cin_g * plane          # grad_x[n0, q*Cin_g:]
+            for n in range(pixels // L):
+                memset(images + n * image, 0, Cin_g * plane * sizeof(floating))
+            for fb in range((pixels + nc - 1) // nc):
+                f0 = fb * nc
+                count = min(nc, pixels - f0)
+                # G[:, block] (C_out/G, count), gathered image segment by segment, then
+                # packed in NR-column panels, C_out/G deep.
+                f = f0
+                while f < f0 + count:
+                    seg = min(f0 + count - f, L - f % L)
+                    for c in range(Cg):
+                        memcpy(gblock + c * nc + f - f0,
+                               grad_y + ((n0 + f // L) * C_out + q * Cg + c) * L + f % L,
+                               seg * sizeof(floating))
+                    f = f + seg
+                pack(gblock, 1, nc, count, Cg, nr, bpack, Cg * nr)
                 for mb in range((Kg + mc - 1) // mc):
                     m0 = mb * mc
                     rows = min(mc, Kg - m0)
-                    # tile = dcols[m0:m0+rows, p0:p0+count] = W^T[m0:, :] @ G[:, p0:]
+                    # tile = dcols[m0:m0+rows, block] = W^T[m0:m0+rows, :] @ G[:, block]
                     for kb in range((Cg + KC - 1) // KC):
                         k0 = kb * KC
                         kc = min(KC, Cg - k0)
                         macro_kernel(isa, rows, count, kc, work + q * a_group + m0 * Cg + k0 * mr,
-                               Cg * mr, bpack + k0 * nr, Cg * nr, tile, nc, k0 > 0)
+                                     Cg * mr, bpack + k0 * nr, Cg * nr, tile, nc, k0 > 0)
                     for r in range(rows):
-                        scatter_row(tile + r * nc, g, m0 + r, p0, count, image)
+                        _scatter_pixels(tile + r * nc, g, m0 + r, f0, count, images, image)
 
 
 cdef void _conv2d_backward_weight(const sg_isa_t* isa, const floating* grad_y,
@@ -237,7 +313,7 @@ cdef void _conv2d_backward_weight(const sg_isa_t* isa, const floating* grad_y,
     """dW = sum over images of G @ cols^T: per task (group q, KC of the batch's pixels)."""
     cdef int mr, nr
     register_block(isa, work, &mr, &nr)
-    cdef Layout lay = _layout(2, g, C_out, groups, mr, nr)
+    cdef Layout lay = _layout(2, g, N, C_out, groups, mr, nr, threads)
     cdef Py_ssize_t Kg = g.C * g.KH * g.KW // groups, Cg = C_out // groups, Cin_g = g.C // groups
     cdef Py_ssize_t L = g.H_out * g.W_out, plane = g.H * g.W, size = C_out * Kg
     cdef Py_ssize_t ncw = round_up(min(Kg, NC_MAX), nr), chunks = (N * L + KC - 1) // KC
@@ -267,20 +343,15 @@ cdef void _conv2d_backward_weight(const sg_isa_t* isa, const floating* grad_y,
                 cols = min(ncw, Kg - j0)
                 # B: cols^T[pixels, j0:j0+cols] in NR-column panels, from x directly.
                 for r in range(round_up(cols, nr)):
-                    k = 0
-                    while k < kc:
-                        n, p = (first + k) // L, (first + k) % L
-                        seg = min(kc - k, L - p)
-                        if r < cols:
-                            gather_row(x + (n * g.C + q * Cin_g) * plane, g, j0 + r, p, seg,
-                                        bpack + r // nr * kc * nr + k * nr + r % nr, nr)
-                        else:
-                            for i in range(seg):
-                                bpack[r // nr * kc * nr + (k + i) * nr + r % nr] = 0
-                        k = k + seg
+                    if r < cols:
+                        _gather_pixels(x + q * Cin_g * plane, g.C * plane, g, j0 + r, first, kc,
+                                       bpack + r // nr * kc * nr + r % nr, nr)
+                    else:
+                        for i in range(kc):
+                            bpack[r // nr * kc * nr + i * nr + r % nr] = 0
                 # dW_q[:, j0:j0+cols] += G[:, pixels] @ cols^T[pixels, j0:j0+cols]
                 macro_kernel(isa, Cg, cols, kc, apack, kc * mr, bpack, kc * nr,
-                       dw + q * Cg * Kg + j0, Kg, True)
+                             dw + q * Cg * Kg + j0, Kg, True)
     # grad_w = the threads' dW added up, in thread order
     for i in prange(size, num_threads=threads, schedule="static"):
         total = 0
