@@ -133,10 +133,11 @@ cdef Layout _layout(int direction, const Geom* g, Py_ssize_t N, Py_ssize_t C_out
         out.shared = groups * round_up(Kg, mr) * Cg
         out.per_thread = (2 * Cg + _mc(Kg, mr)) * out.nc
     else:
-        # Per thread its dW (C_out, K/G), a (C_out/G, KC) block of G and a (KC, NC) of cols^T.
+        # Per thread its dW (C_out, K/G), a (C_out/G, KC) block of G, a (KC, NC) of cols^T
+        # and NR rows of cols on their way into a panel of it.
         out.shared = 0
         out.per_thread = (C_out * Kg + round_up(Cg, mr) * KC
-                          + KC * round_up(min(Kg, NC_MAX), nr))
+                          + KC * round_up(min(Kg, NC_MAX), nr) + nr * KC)
     return out
 
 
@@ -317,8 +318,9 @@ cdef void _conv2d_backward_weight(const sg_isa_t* isa, const floating* grad_y,
     cdef Py_ssize_t Kg = g.C * g.KH * g.KW // groups, Cg = C_out // groups, Cin_g = g.C // groups
     cdef Py_ssize_t L = g.H_out * g.W_out, plane = g.H * g.W, size = C_out * Kg
     cdef Py_ssize_t ncw = round_up(min(Kg, NC_MAX), nr), chunks = (N * L + KC - 1) // KC
-    cdef Py_ssize_t task, q, first, kc, k, n, p, seg, j0, jb, cols, r, i, th
+    cdef Py_ssize_t task, q, first, kc, k, n, p, seg, j0, jb, cols, pb, r0, r, i, th
     cdef floating* dw
+    cdef floating* rows
     cdef floating* apack
     cdef floating* bpack
     cdef floating total
@@ -327,6 +329,7 @@ cdef void _conv2d_backward_weight(const sg_isa_t* isa, const floating* grad_y,
         dw = work + threadid() * lay.per_thread                    # this thread's dW
         apack = dw + size
         bpack = apack + round_up(Cg, mr) * KC
+        rows = bpack + KC * ncw
         for task in prange(groups * chunks, schedule="static"):
             q, first = task // chunks, task % chunks * KC            # pixels [first, +kc)
             kc = min(KC, N * L - first)
@@ -341,14 +344,18 @@ cdef void _conv2d_backward_weight(const sg_isa_t* isa, const floating* grad_y,
             for jb in range((Kg + ncw - 1) // ncw):
                 j0 = jb * ncw
                 cols = min(ncw, Kg - j0)
-                # B: cols^T[pixels, j0:j0+cols] in NR-column panels, from x directly.
-                for r in range(round_up(cols, nr)):
-                    if r < cols:
+                # B: cols^T[pixels, j0:j0+cols] in NR-column panels, from x directly: NR
+                # rows of cols gathered (contiguous writes), then transposed into the panel.
+                for pb in range((cols + nr - 1) // nr):
+                    r0 = pb * nr
+                    for r in range(r0, min(r0 + nr, cols)):
                         _gather_pixels(x + q * Cin_g * plane, g.C * plane, g, j0 + r, first, kc,
-                                       bpack + r // nr * kc * nr + r % nr, nr)
-                    else:
-                        for i in range(kc):
-                            bpack[r // nr * kc * nr + i * nr + r % nr] = 0
+                                       rows + (r - r0) * kc, 1)
+                    for r in range(max(r0, cols), r0 + nr):
+                        memset(rows + (r - r0) * kc, 0, kc * sizeof(floating))
+                    for i in range(kc):
+                        for r in range(nr):
+                            bpack[r0 * kc + i * nr + r] = rows[r * kc + i]
                 # dW_q[:, j0:j0+cols] += G[:, pixels] @ cols^T[pixels, j0:j0+cols]
                 macro_kernel(isa, Cg, cols, kc, apack, kc * mr, bpack, kc * nr,
                              dw + q * Cg * Kg + j0, Kg, True)
