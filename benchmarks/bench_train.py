@@ -9,7 +9,7 @@ batch 128.
 (those two variables slow a current NumPy on some machines; unset them for this command
 only). By default both libraries run in one process with the same thread count; with
 ``--processes`` each library runs in a process of its own (neither loads the other's
-runtimes), the two alternating for three rounds. The table gives medians and the ratio
+runtimes), the two alternating for five rounds. The table gives medians and the ratio
 scratchgen / PyTorch (below 1.0: scratchgen is faster).
 
 The DCGAN (Radford et al. 2016, as in pytorch/examples dcgan at 28x28): G is z (100) ->
@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 
-ROUNDS = 3  # alternations of the two processes with --processes
+ROUNDS = 5  # alternations of the two processes with --processes
 
 
 def parse_args():
@@ -72,7 +72,8 @@ def sg_models(which):
         D = nn.Sequential(
             nn.Conv2d(1, 64, 4, stride=2, padding=1, rng=rng), nn.LeakyReLU(0.2),
             nn.Conv2d(64, 128, 4, stride=2, padding=1, bias=False, rng=rng),
-            nn.BatchNorm2d(128), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(128 * 7 * 7, 1, rng=rng))
+            nn.BatchNorm2d(128), nn.LeakyReLU(0.2), nn.Flatten(),
+            nn.Linear(128 * 7 * 7, 1, rng=rng))
         opt_g = optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
         opt_d = optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
         real = sg.tensor(rng.uniform(-1, 1, (64, 1, 28, 28)).astype(np.float32))

@@ -404,9 +404,13 @@ def test_batched_gemm_kernel(dtype, trans_a, trans_b):
 @needs_kernels
 def test_kernel_build_info():
     info = backend.kernels_build_info()
-    assert set(info) == {"openmp", "openmp_max_threads", "cython_debug", "address_sanitizer"}
-    assert all(isinstance(info[key], bool) for key in info if key != "openmp_max_threads")
+    assert set(info) == {"openmp", "openmp_max_threads", "cython_debug", "address_sanitizer",
+                         "conv_isa", "conv_isas_supported"}
+    assert all(isinstance(info[key], bool)
+               for key in ("openmp", "cython_debug", "address_sanitizer"))
     assert info["openmp_max_threads"] >= 1
+    assert info["conv_isa"] in info["conv_isas_supported"]
+    assert info["conv_isas_supported"][-1] == "generic"
     if not info["openmp"]:
         assert info["openmp_max_threads"] == 1
 

@@ -18,7 +18,7 @@ import threading
 
 import numpy as np
 
-from .._kernels import _blas, _conv, _pool
+from .._kernels import _blas, _conv, _matmul, _pool
 
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -60,20 +60,26 @@ def current_isa():
 
 @contextlib.contextmanager
 def use_isa(name):
-    """Run the block's convolutions on the micro-kernels of ISA `name` (process-wide: every
-    thread's convolutions switch; meant for tests and benchmarks)."""
+    """Run the block's convolutions and own-GEMM products on the micro-kernels of ISA `name`
+    (process-wide: every thread's switch; meant for tests and benchmarks)."""
     if name not in supported_isas():
         raise ValueError(f"use_isa: {name!r} is not one of the ISAs this machine runs, "
                          f"{supported_isas()}")
     before = current_isa()
-    _conv.set_isa(name)
+    _set_isa(name)
     try:
         yield
     finally:
-        _conv.set_isa(before)
+        _set_isa(before)
 
 
-_conv.set_isa(_choose_isa())
+def _set_isa(name):
+    # (The conv kernels and the own GEMM of matmul share the micro-kernels.)
+    _conv.set_isa(name)
+    _matmul.set_isa(name)
+
+
+_set_isa(_choose_isa())
 
 
 def _one_float_dtype(arrays):
