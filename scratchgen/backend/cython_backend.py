@@ -11,7 +11,7 @@ import threading
 
 import numpy as np
 
-from .._kernels import _blas, _gp, _matmul
+from .._kernels import _blas, _gp, _matmul, _optim
 from . import cython_conv
 from .numpy_backend import NumpyBackend
 
@@ -111,6 +111,23 @@ class CythonBackend(NumpyBackend):
         if not cython_conv.pool_fits(geometry, grad_y):
             return super().avg_pool2d_backward(grad_y, geometry, count_include_pad)
         return cython_conv.avg_pool2d_backward(grad_y, geometry, count_include_pad)
+
+    # Optimizer updates: one pass over a parameter and its state when they are all
+    # C-contiguous, non-empty and of one float dtype; else the twin (numpy_optim.py).
+    def adam_step(self, x, grad, m, v, v_max, lr, beta1, beta2, eps, weight_decay, decoupled,
+                  maximize, step):
+        """One Adam (AdamW with `decoupled`) step of parameter x and its state, in place."""
+        arrays = [a for a in (x, grad, m, v, v_max) if a is not None]
+        if not (x.size and all(type(a) is np.ndarray and a.dtype == x.dtype
+                               and a.shape == x.shape and a.flags.c_contiguous
+                               and a.flags.aligned for a in arrays)
+                and x.dtype in _GEMM_DTYPES and all(a.flags.writeable for a in arrays
+                                                    if a is not grad)):
+            return super().adam_step(x, grad, m, v, v_max, lr, beta1, beta2, eps,
+                                     weight_decay, decoupled, maximize, step)
+        flat = [None if a is None else a.reshape(-1) for a in (x, grad, m, v, v_max)]
+        _optim.adam_step(*flat, lr, beta1, beta2, eps, weight_decay, decoupled, maximize,
+                         float(step), _blas.openmp_info()[1])
 
     # Gaussian processes. Non-empty matrices (the factorization's Fortran-ordered, the
     # passes' C-contiguous, float64 and square; other operands are made to fit) run on

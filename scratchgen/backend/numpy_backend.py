@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from . import numpy_conv, numpy_gp
+from . import numpy_conv, numpy_gp, numpy_optim
 
 
 class NumpyBackend:
@@ -83,6 +83,13 @@ class NumpyBackend:
     def sqdist_contraction_upper(self, w, h, z):
         """sum_{i<j} w_ij h_ij (z_ik - z_jk)^2 for each column k of z: shape (d,)."""
         return numpy_gp.sqdist_contraction_upper(w, h, z)
+
+    # Optimizer updates, in place: the definitions, with the math, are in numpy_optim.py.
+    def adam_step(self, x, grad, m, v, v_max, lr, beta1, beta2, eps, weight_decay, decoupled,
+                  maximize, step):
+        """One Adam (AdamW with `decoupled`) step of parameter x and its state, in place."""
+        numpy_optim.adam_step(x, grad, m, v, v_max, lr, beta1, beta2, eps, weight_decay,
+                              decoupled, maximize, step)
 
     def __repr__(self):
         return f"<scratchgen backend {self.name!r}>"
