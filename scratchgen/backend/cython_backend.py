@@ -117,17 +117,29 @@ class CythonBackend(NumpyBackend):
     def adam_step(self, x, grad, m, v, v_max, lr, beta1, beta2, eps, weight_decay, decoupled,
                   maximize, step):
         """One Adam (AdamW with `decoupled`) step of parameter x and its state, in place."""
-        arrays = [a for a in (x, grad, m, v, v_max) if a is not None]
-        if not (x.size and all(type(a) is np.ndarray and a.dtype == x.dtype
-                               and a.shape == x.shape and a.flags.c_contiguous
-                               and a.flags.aligned for a in arrays)
-                and x.dtype in _GEMM_DTYPES and all(a.flags.writeable for a in arrays
-                                                    if a is not grad)):
+        if not _optim_fits(x, grad, m, v, v_max):
             return super().adam_step(x, grad, m, v, v_max, lr, beta1, beta2, eps,
                                      weight_decay, decoupled, maximize, step)
-        flat = [None if a is None else a.reshape(-1) for a in (x, grad, m, v, v_max)]
-        _optim.adam_step(*flat, lr, beta1, beta2, eps, weight_decay, decoupled, maximize,
-                         float(step), _blas.openmp_info()[1])
+        _optim.adam_step(*_flat(x, grad, m, v, v_max), lr, beta1, beta2, eps, weight_decay,
+                         decoupled, maximize, float(step), _blas.openmp_info()[1])
+
+    def sgd_step(self, x, grad, buf, lr, momentum, dampening, weight_decay, nesterov,
+                 maximize, first):
+        """One SGD step of parameter x and its momentum buffer (or None), in place."""
+        if not _optim_fits(x, grad, buf):
+            return super().sgd_step(x, grad, buf, lr, momentum, dampening, weight_decay,
+                                    nesterov, maximize, first)
+        _optim.sgd_step(*_flat(x, grad, buf), lr, momentum, dampening, weight_decay, nesterov,
+                        maximize, first, _blas.openmp_info()[1])
+
+    def rmsprop_step(self, x, grad, v, g_avg, buf, lr, alpha, eps, weight_decay, momentum,
+                     maximize):
+        """One RMSprop step of parameter x and its state (g_avg, buf may be None), in place."""
+        if not _optim_fits(x, grad, v, g_avg, buf):
+            return super().rmsprop_step(x, grad, v, g_avg, buf, lr, alpha, eps, weight_decay,
+                                        momentum, maximize)
+        _optim.rmsprop_step(*_flat(x, grad, v, g_avg, buf), lr, alpha, eps, weight_decay,
+                            momentum, maximize, _blas.openmp_info()[1])
 
     # Gaussian processes. Non-empty matrices (the factorization's Fortran-ordered, the
     # passes' C-contiguous, float64 and square; other operands are made to fit) run on
@@ -168,6 +180,22 @@ class CythonBackend(NumpyBackend):
         row_sums = np.empty((w.shape[0], zt.shape[0]))      # (n, d)
         _gp.sqdist_contraction_upper(w, h, zt, row_sums)
         return row_sums.sum(axis=0)
+
+
+def _optim_fits(x, grad, *state):
+    """Whether the fused update kernels take parameter x, its gradient and its state arrays
+    (None skipped): non-empty, C-contiguous, aligned ndarrays of x's float dtype and shape,
+    all but the gradient writable."""
+    arrays = [x, grad] + [a for a in state if a is not None]
+    return (x.size > 0 and x.dtype in _GEMM_DTYPES
+            and all(type(a) is np.ndarray and a.dtype == x.dtype and a.shape == x.shape
+                    and a.flags.c_contiguous and a.flags.aligned for a in arrays)
+            and all(a.flags.writeable for a in arrays if a is not grad))
+
+
+def _flat(*arrays):
+    """Each array as a 1-D view (None stays None)."""
+    return [None if a is None else a.reshape(-1) for a in arrays]
 
 
 def _gp_square_fits(m):

@@ -91,5 +91,17 @@ class NumpyBackend:
         numpy_optim.adam_step(x, grad, m, v, v_max, lr, beta1, beta2, eps, weight_decay,
                               decoupled, maximize, step)
 
+    def sgd_step(self, x, grad, buf, lr, momentum, dampening, weight_decay, nesterov,
+                 maximize, first):
+        """One SGD step of parameter x and its momentum buffer (or None), in place."""
+        numpy_optim.sgd_step(x, grad, buf, lr, momentum, dampening, weight_decay, nesterov,
+                             maximize, first)
+
+    def rmsprop_step(self, x, grad, v, g_avg, buf, lr, alpha, eps, weight_decay, momentum,
+                     maximize):
+        """One RMSprop step of parameter x and its state (g_avg, buf may be None), in place."""
+        numpy_optim.rmsprop_step(x, grad, v, g_avg, buf, lr, alpha, eps, weight_decay,
+                                 momentum, maximize)
+
     def __repr__(self):
         return f"<scratchgen backend {self.name!r}>"
