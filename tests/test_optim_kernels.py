@@ -4,8 +4,8 @@
 Sizes on both sides of the length from which the kernels split the work over threads;
 Adam's amsgrad and AdamW's decoupled decay, SGD's momentum, dampening and Nesterov,
 RMSprop's centering and momentum, weight decay, maximize; both dtypes; arrays the kernels
-do not take (non-contiguous, mixed dtypes) go to the twin. Tolerances: the kernel contracts a * b + c
-into one rounding, so results may differ from the twin's by a few units of rounding.
+do not take (non-contiguous, mixed dtypes) go to the twin. Tolerances: the kernel contracts
+a * b + c into one rounding, so results may differ from the twin's by a few units of it.
 """
 import numpy as np
 import pytest
