@@ -24,8 +24,9 @@ from cython.parallel cimport parallel, prange, threadid
 from ._packed cimport macro_kernel, pack, register_block, round_up, sg_isa_named, sg_isa_t
 
 cdef enum:
-    KC = 256        # depth of a packed block
-    MC = 96         # rows of A per tile (a multiple of every MR: 4, 6, 12)
+    KC = 256        # most depth of a packed block (k is split into equal blocks up to this)
+    MC = 132        # rows of A per tile (a multiple of every MR: 4, 6, 12; a batch of 128
+                    # is one tile)
     NC = 256        # columns of B per tile (a multiple of every NR: 8, 16, 32)
 
 cdef const sg_isa_t* _isa = sg_isa_named(b"generic")
@@ -54,6 +55,8 @@ cdef void _gemm(const sg_isa_t* isa, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
     # Tasks of whole columns of C, unless that leaves threads idle.
     cdef Py_ssize_t rows_per_task = row_tiles if col_tiles >= threads else 1
     cdef Py_ssize_t tasks = col_tiles * (row_tiles // rows_per_task)
+    # k in equal blocks of at most KC (784 = 4 x 196, not 3 x 256 + 16)
+    cdef Py_ssize_t k_blocks = (k + KC - 1) // KC, k_step = (k + k_blocks - 1) // k_blocks
     cdef Py_ssize_t task, it, i0, j0, rows, cols, kb, k0, kc
     cdef floating* apack
     cdef floating* bpack
@@ -63,9 +66,9 @@ cdef void _gemm(const sg_isa_t* isa, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
         for task in prange(tasks, schedule="dynamic"):
             j0 = task % col_tiles * NC
             cols = min(NC, n - j0)
-            for kb in range((k + KC - 1) // KC):
-                k0 = kb * KC
-                kc = min(KC, k - k0)
+            for kb in range(k_blocks):
+                k0 = kb * k_step
+                kc = min(k_step, k - k0)
                 # B[k0:k0+kc, j0:j0+cols] in NR-column panels (B's columns are the packed
                 # rows, its k the depth).
                 pack(b + k0 * b_rs + j0 * b_cs, b_cs, b_rs, cols, kc, nr, bpack, kc * nr)
