@@ -22,6 +22,7 @@ cdef extern from "sg_microkernel.h" nogil:
     int sg_isa_supported(const char* name)
     const sg_isa_t* sg_isa_named(const char* name)
     enum: SG_MAX_TILE
+    enum: SG_MAX_NR
 
 
 cdef inline void register_block(const sg_isa_t* isa, floating* dtype_of, int* mr,
@@ -89,13 +90,26 @@ cdef inline void pack(const floating* src, Py_ssize_t rs, Py_ssize_t cs, Py_ssiz
                       Py_ssize_t depth, int r, floating* dst,
                       Py_ssize_t panel_stride) noexcept nogil:
     """Pack a (rows, depth) matrix, element (i, k) at src[i * rs + k * cs], into panels of r
-    rows: dst[panel * panel_stride + k * r + i'] holds row panel * r + i' (0 past `rows`)."""
+    rows: dst[panel * panel_stride + k * r + i'] holds row panel * r + i' (0 past `rows`).
+
+    Panel by panel, k by k, the r values of one k written side by side. A full panel whose
+    rows are contiguous (cs == 1) reads through one pointer per row: the compiler then
+    keeps the r read streams in registers instead of recomputing (base + i) * rs + k * cs.
+    """
     cdef Py_ssize_t panel, i, k, base, valid
     cdef floating* out
+    cdef const floating* row[SG_MAX_NR]
     for panel in range((rows + r - 1) // r):
         base = panel * r
         valid = min(r, rows - base)
         out = dst + panel * panel_stride
+        if cs == 1 and valid == r and r <= SG_MAX_NR:
+            for i in range(r):
+                row[i] = src + (base + i) * rs
+            for k in range(depth):
+                for i in range(r):
+                    out[k * r + i] = row[i][k]
+            continue
         for k in range(depth):
             for i in range(valid):
                 out[k * r + i] = src[(base + i) * rs + k * cs]

@@ -112,8 +112,9 @@ static const sg_isa_t SG_ISA_AVX512 = {"avx512", 12, 32, 12, 16,
                                        sg_ukernel_avx512_s, sg_ukernel_avx512_d};
 #endif
 
-/* The largest MR * NR of any ISA: the size of an edge tile (see _igemm.pyx). */
+/* The largest MR * NR of any ISA (the size of an edge tile, see _packed.pxd) and NR. */
 #define SG_MAX_TILE 384
+#define SG_MAX_NR 32
 
 /* Whether this CPU (and its operating system, which must save the wider registers) runs
  * the ISA called `name`: "generic", "avx2" or "avx512". */
