@@ -26,6 +26,12 @@ Peak memory is measured in a separate, untimed call: for scratchgen under `trace
 was alive before it; C allocations inside the compiled kernels and BLAS's own buffers are not
 seen. For PyTorch it is the same peak, summed from the allocation events of `torch.profiler`.
 
+Import order: ``--import-order`` prints another table instead: scratchgen's conv layers (the
+DCGAN's and the 3x3 one, forward + backward) timed in child processes that import torch before
+scratchgen, next to children that never import torch, alternating for three rounds (medians
+of the children's medians). Loading torch first must not slow scratchgen down (target: within
+1.3x).
+
 Threads: ``--threads N`` sets OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS before
 NumPy, SciPy's BLAS, the kernels' OpenMP runtime and torch load, enforces N on every loaded
 thread pool with threadpoolctl when it is installed, and calls ``torch.set_num_threads(N)``.
@@ -51,6 +57,9 @@ def parse_args():
     parser.add_argument("--quick", action="store_true",
                         help="a smoke test: 3 repeats, one warm-up call, no n=2048 sgemm")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--import-order", action="store_true",
+                        help="conv layers in processes that import torch first, or never")
+    parser.add_argument("--child", choices=("torch-first", "no-torch"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads < 1 or (args.repeats is not None and args.repeats < 1):
         parser.error("--threads and --repeats must be at least 1")
@@ -63,6 +72,9 @@ ARGS = parse_args() if __name__ == "__main__" else None
 if ARGS is not None:
     for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[_name] = str(ARGS.threads)
+
+if ARGS is not None and ARGS.child == "torch-first":
+    import torch  # noqa: F401  (before numpy and scratchgen: the order under test)
 
 import numpy as np  # noqa: E402  (after the thread variables, see above)
 
@@ -77,6 +89,8 @@ from scratchgen.backend.numpy_backend import NumpyBackend  # noqa: E402
 from _kernel_report import print_environment, print_table  # noqa: E402  (next to this script)
 
 try:
+    if ARGS is not None and ARGS.child == "no-torch":
+        raise ImportError("--child no-torch")
     import torch
     import torch.nn.functional as torch_F
 except ImportError:
@@ -231,6 +245,13 @@ def all_cases(quick):
     """Every row, built one at a time (each holds its own arrays)."""
     rng = np.random.default_rng(0)
     yield from gemm_cases(rng, (256, 1024) if quick else (256, 1024, 2048))
+    yield from layer_cases(rng)
+    for kind in ("max", "avg"):
+        yield pool_case(rng, kind, (64, 64, 32, 32))
+
+
+def layer_cases(rng):
+    """The conv layers' rows, forward and forward + backward."""
     # DCGAN on MNIST: D is conv 1->64, conv 64->128; G is a linear layer to 128x7x7, then
     # conv_transpose 128->64 and 64->1. Layers followed by batch norm have no bias.
     for name, x_shape, C_out, K, stride, padding, transpose, bias in [
@@ -241,8 +262,6 @@ def all_cases(quick):
         ("conv2d 64->64 3x3", (64, 64, 32, 32), 64, 3, 1, 1, False, True),
     ]:
         yield from conv_cases(rng, name, x_shape, C_out, K, stride, padding, transpose, bias)
-    for kind in ("max", "avg"):
-        yield pool_case(rng, kind, (64, 64, 32, 32))
 
 
 # ------------------------------------------------------------------------ measuring
@@ -411,6 +430,66 @@ def environment(args, plan, load_before):
     }
 
 
+# ------------------------------------------------------------------------ import order
+IMPORT_ORDER_ROUNDS = 3
+
+
+def import_order_child(args, plan):
+    """In a child: {row: median ms} of scratchgen's cython conv rows, fwd + bwd, as JSON."""
+    limiter = set_thread_limits(args.threads)  # noqa: F841  (held for the whole run)
+    rows = {}
+    for case in layer_cases(np.random.default_rng(0)):
+        if case.op.endswith("fwd+bwd"):
+            times = times_ms({"cython": case.impls["cython"]}, **plan)
+            rows[case.op] = statistics.median(times["cython"])
+    pools = threadpoolctl.threadpool_info() if threadpoolctl is not None else []
+    print(json.dumps({"rows": rows, "torch_loaded": "torch" in sys.modules,
+                      "threadpools": [{k: p.get(k) for k in ("internal_api", "version",
+                                                             "num_threads", "filepath")}
+                                      for p in pools]}))
+
+
+def import_order_main(args):
+    """Children that import torch first next to children without torch, alternating."""
+    import subprocess
+
+    samples = {"no-torch": {}, "torch-first": {}}
+    pools = {}
+    for _ in range(IMPORT_ORDER_ROUNDS):
+        for child in samples:
+            command = [sys.executable, os.path.abspath(__file__), "--child", child,
+                       "--threads", str(args.threads)]
+            if args.repeats:
+                command += ["--repeats", str(args.repeats)]
+            if args.quick:
+                command.append("--quick")
+            result = json.loads(subprocess.run(command, capture_output=True, text=True,
+                                               check=True).stdout.strip().splitlines()[-1])
+            assert result["torch_loaded"] == (child == "torch-first"), result
+            for op, ms in result["rows"].items():
+                samples[child].setdefault(op, []).append(ms)
+            pools[child] = result["threadpools"]
+    ms = {child: {op: statistics.median(v) for op, v in rows.items()}
+          for child, rows in samples.items()}
+    rows = [{"op": op, "no_torch_ms": ms["no-torch"][op], "torch_first_ms": ms["torch-first"][op],
+             "ratio": ms["torch-first"][op] / ms["no-torch"][op]} for op in ms["no-torch"]]
+    if args.json:
+        print(json.dumps({"rows": rows, "threadpools": pools, "threads": args.threads},
+                         indent=2, default=str))
+        return
+    print(f"scratchgen conv layers, float32, {args.threads} threads: a process that imported "
+          f"torch first vs one without torch (medians of {IMPORT_ORDER_ROUNDS} alternating "
+          "processes' medians; target ratio <= 1.3)")
+    print(f"{'layer':<28}{'no torch ms':>13}{'torch first ms':>16}{'ratio':>8}")
+    for r in rows:
+        print(f"{r['op']:<28}{r['no_torch_ms']:>13.2f}{r['torch_first_ms']:>16.2f}"
+              f"{r['ratio']:>8.2f}")
+    for child, child_pools in pools.items():
+        print(f"thread pools ({child}): " + "; ".join(
+            f"{p['internal_api']} {p['version']} x{p['num_threads']} "
+            f"({os.path.basename(p['filepath'] or '')})" for p in child_pools))
+
+
 def main(args):
     repeats = args.repeats or (3 if args.quick else 20)
     plan = {"repeats": repeats, "rounds": 1 if args.quick else min(ROUNDS, repeats),
@@ -419,6 +498,10 @@ def main(args):
         if name in os.environ:
             warnings.warn(f"bench_kernels: {name} is set and can slow NumPy's OpenBLAS; run "
                           "with `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE`")
+    if args.import_order:
+        return import_order_main(args)
+    if args.child:
+        return import_order_child(args, plan)
     limiter = set_thread_limits(args.threads)  # noqa: F841  (held for the whole run)
     cy = scratchgen_backends().get("cython")
     # Kernels the cython backend implements itself rather than inheriting from the NumPy twin.

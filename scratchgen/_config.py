@@ -24,6 +24,9 @@ ENVIRONMENT_SWITCHES = {
         "build time: 1 compiles the kernels with bounds and wraparound checks, -O0 -g",
     "SCRATCHGEN_SANITIZE":
         "build time: 'address' compiles the kernels with AddressSanitizer",
+    "SCRATCHGEN_ISA":
+        "run time: 'avx512', 'avx2' or 'generic' forces the conv micro-kernels' ISA; "
+        "unset: the widest this CPU runs",
 }
 
 
@@ -46,6 +49,8 @@ def config_dict():
         ``backend``: name of the backend in use; ``backends_available``: list of names.
         ``kernels_built``: bool; ``kernels_import_error``: str or None, why they did not
         import; ``kernels_build``: dict or None, ``cython_debug`` and ``address_sanitizer``.
+        ``conv_isa``: dict or None without kernels, ``in_use`` (the ISA of the conv
+        kernels' micro-kernels: 'avx512', 'avx2' or 'generic') and ``supported`` (list).
         ``openmp``: dict with ``built_with_openmp`` (bool), ``max_threads`` (int or None
         without kernels) and ``OMP_NUM_THREADS`` (str or None).
         ``blas``: dict, ``scipy`` (whose BLAS the kernels call) and ``numpy`` (whose BLAS
@@ -69,6 +74,9 @@ def config_dict():
         "kernels_build": None if build is None else {
             "cython_debug": build["cython_debug"],
             "address_sanitizer": build["address_sanitizer"],
+        },
+        "conv_isa": None if build is None else {
+            "in_use": build["conv_isa"], "supported": build["conv_isas_supported"],
         },
         "openmp": {
             "built_with_openmp": build is not None and build["openmp"],
@@ -108,6 +116,11 @@ def show_config(file=None):
         openmp_line = f"yes, {openmp['max_threads']} threads"
     else:
         openmp_line = "no (kernel loops run on one thread)"
+    if info["conv_isa"] is None:
+        isa_line = "n/a (no compiled kernels)"
+    else:
+        isa_line = (f"{info['conv_isa']['in_use']} (this CPU runs: "
+                    f"{', '.join(info['conv_isa']['supported'])})")
     omp_env = openmp["OMP_NUM_THREADS"]
     openmp_line += f" (OMP_NUM_THREADS={'unset' if omp_env is None else omp_env})"
 
@@ -121,7 +134,8 @@ def show_config(file=None):
         f"  available:  {', '.join(info['backends_available'])}",
         f"  kernels:    {kernels}",
         f"  openmp:     {openmp_line}",
-        "blas:",
+        f"  conv ISA:   {isa_line}",
+        "blas (the conv kernels call none):",
         f"  kernels (scipy): {info['blas']['scipy']}",
         f"  numpy:           {info['blas']['numpy']}",
         "environment switches:",

@@ -46,29 +46,39 @@ def numpy():
     return backend.get("numpy")
 
 
-@contextlib.contextmanager
-def conv_path(small_chunks, direct):
-    """Run the block on one path of the conv kernels.
+def conv_isas():
+    """The micro-kernel ISAs this machine runs (every one is tested), e.g. ['avx2', 'generic'];
+    empty without the kernels."""
+    if "cython" not in backend.available():
+        return []
+    from scratchgen.backend import cython_conv
+    return cython_conv.supported_isas()
 
-    `small_chunks`: a chunk budget of 1 byte, so one image per thread per chunk and any batch
-    larger than the thread count takes several chunks (else 4 MB: the random geometries here
-    take one chunk). `direct`: GEMMs image by image on the NCHW arrays, or one per chunk
-    (None: as the backend chooses). With large chunks the kept work buffer starts out full
-    of NaN, so a kernel that read scratch space before writing it would fail the comparisons;
-    with small chunks it starts out empty, so the first call gets a buffer of exactly the
-    size the kernels asked for, past whose end AddressSanitizer sees any write.
+
+@contextlib.contextmanager
+def conv_path(isa, small_blocks):
+    """Run the block's convolutions on one path of the conv kernels.
+
+    `isa`: the micro-kernels' instruction set (None: as chosen at import). `small_blocks`:
+    cache blocks of a few values (KC = 5, NC = 7 pixels, MC = 1 row, each rounded up to the
+    register block), so that every loop over blocks runs several times and ends on a partial
+    block; else the production sizes. The kept work buffer starts out full of NaN, so a kernel
+    that read scratch space before writing it would fail the comparisons; with small blocks it
+    starts out empty, so the first call gets a buffer of exactly the size the kernels asked
+    for, past whose end AddressSanitizer sees any write.
     """
+    from scratchgen._kernels import _conv
     from scratchgen.backend import cython_conv
 
-    before = cython_conv.CHUNK_BYTES, cython_conv.DIRECT
-    cython_conv.CHUNK_BYTES = 1 if small_chunks else 2**22
-    cython_conv.DIRECT = direct
-    cython_conv._kept.buffer = (None if small_chunks else
+    blocks = _conv.set_blocks(5, 7, 1) if small_blocks else None
+    cython_conv._kept.buffer = (None if small_blocks else
                                 np.full(2**23, 0xFF, np.uint8))  # NaN as float32 and float64
     try:
-        yield
+        with cython_conv.use_isa(isa or cython_conv.current_isa()):
+            yield
     finally:
-        cython_conv.CHUNK_BYTES, cython_conv.DIRECT = before
+        if blocks is not None:
+            _conv.set_blocks(*blocks)
 
 
 def with_layout(x, layout):
@@ -122,7 +132,7 @@ def _axis(draw, transposed):
 
 @st.composite
 def conv_cases(draw):
-    """(geometry, dtype, seed, layouts of the two inputs, (small_chunks, direct))."""
+    """(geometry, dtype, seed, layouts of the two inputs, (isa, small_blocks))."""
     groups = draw(st.integers(1, 3))
     C_in, C_out = groups * draw(st.integers(1, 3)), groups * draw(st.integers(1, 3))
     transposed = draw(st.booleans())
@@ -131,7 +141,7 @@ def conv_cases(draw):
     g = ConvGeometry(draw(st.integers(1, 5)), C_in, H, W, C_out, KH, KW, (sh, sw), (ph, pw),
                      (dh, dw), groups, H_out=H_out, W_out=W_out)
     layouts = (draw(st.sampled_from(LAYOUTS)), draw(st.sampled_from(LAYOUTS)))
-    path = (draw(st.booleans()), draw(st.sampled_from([None, False, True])))
+    path = (draw(st.sampled_from(conv_isas() or [None])), draw(st.booleans()))
     return g, draw(st.sampled_from(DTYPES)), draw(st.integers(0, 2**32 - 1)), layouts, path
 
 

@@ -14,7 +14,8 @@ from scratchgen._version import __version__
 from scratchgen.cli import main
 
 SWITCHES = ["SCRATCHGEN_BACKEND", "SCRATCHGEN_REQUIRE_EXT", "SCRATCHGEN_PURE_PYTHON",
-            "SCRATCHGEN_OPENMP", "SCRATCHGEN_CYTHON_DEBUG", "SCRATCHGEN_SANITIZE"]
+            "SCRATCHGEN_OPENMP", "SCRATCHGEN_CYTHON_DEBUG", "SCRATCHGEN_SANITIZE",
+            "SCRATCHGEN_ISA"]
 
 
 def run_python(tmp_path, *args, **env):
@@ -35,8 +36,8 @@ def test_config_dict_keys_and_values():
     info = config_dict()
     assert set(info) == {
         "scratchgen", "python", "numpy", "scipy", "backend", "backends_available",
-        "kernels_built", "kernels_import_error", "kernels_build", "openmp", "blas",
-        "environment",
+        "kernels_built", "kernels_import_error", "kernels_build", "conv_isa", "openmp",
+        "blas", "environment",
     }
     assert info["scratchgen"] == __version__
     assert info["backend"] == backend.current().name
@@ -103,6 +104,28 @@ def test_openmp_threads_honour_omp_num_threads(tmp_path):
     result = run_python(tmp_path, "-c", code, OMP_NUM_THREADS="3")
     assert "'max_threads': 3" in result.stdout
     assert "'OMP_NUM_THREADS': '3'" in result.stdout
+
+
+def test_show_config_names_the_conv_isa_and_the_switch_forces_it(tmp_path):
+    if not config_dict()["kernels_built"]:
+        pytest.skip("no compiled kernels")
+    supported = config_dict()["conv_isa"]["supported"]
+    assert supported[-1] == "generic"
+    code = "from scratchgen import show_config; show_config()"
+    for isa in supported:
+        out = run_python(tmp_path, "-c", code, SCRATCHGEN_ISA=isa).stdout
+        assert f"conv ISA:   {isa} (this CPU runs: {', '.join(supported)})" in out
+    default = run_python(tmp_path, "-c", code).stdout
+    assert f"conv ISA:   {supported[0]} " in default
+
+
+@pytest.mark.parametrize("value", ["sse", "AVX2"])
+def test_an_unknown_isa_is_an_error_at_import(tmp_path, value):
+    if not config_dict()["kernels_built"]:
+        pytest.skip("no compiled kernels")
+    with pytest.raises(subprocess.CalledProcessError) as error:
+        run_python(tmp_path, "-c", "import scratchgen", SCRATCHGEN_ISA=value)
+    assert "SCRATCHGEN_ISA must be one of ['avx512', 'avx2', 'generic']" in error.value.stderr
 
 
 def test_cli_config(capsys):

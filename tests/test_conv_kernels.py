@@ -4,8 +4,9 @@ Every kernel runs through the backend methods on random geometries: batch sizes 
 images than threads) up, channels, groups, kernel sizes, stride, zero padding, dilation, and
 the explicit (H_out, W_out) of the convolutions that conv_transpose2d reverses (with
 output_padding some input rows are read by no window). Inputs come C-contiguous, strided,
-transposed (also channels-last) and read-only. Both paths of the conv kernels run: the batch
-split into several chunks or processed in one, multiplied chunk by chunk or image by image.
+transposed (also channels-last) and read-only. Every micro-kernel ISA this machine runs is
+tested (plain C always; AVX2 and AVX-512 where the CPU has them), with the production cache
+blocks and with blocks of a few values, so that no block divides the sizes.
 Tolerances and skipping: see tests/_kernel_helpers.py.
 """
 import json
@@ -24,7 +25,7 @@ from scratchgen.backend import numpy_conv
 from scratchgen.backend.conv_geometry import ConvGeometry
 
 from tests._kernel_helpers import (
-    assert_close, conv_cases, conv_path, cython, DTYPES, examples,
+    assert_close, conv_cases, conv_isas, conv_path, cython, DTYPES, examples,
     needs_kernels, numpy, random, with_layout,
 )
 
@@ -108,10 +109,16 @@ def assert_three_directions_match(g, x, w, b, grad_y):
                  numpy_conv.conv2d_backward_weight(gy64, x64, g))
 
 
+# Every ISA path, also where the CPU has none of the vector ones (a skip then says so).
+ISA_PARAMS = [pytest.param(isa, marks=pytest.mark.skipif(
+    isa not in conv_isas(), reason=f"this CPU (or build) cannot run the {isa} micro-kernels"))
+    for isa in ("avx512", "avx2", "generic")]
+
+
 @needs_kernels
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("small_chunks", [True, False])
-@pytest.mark.parametrize("direct", [False, True])
+@pytest.mark.parametrize("small_blocks", [True, False])
+@pytest.mark.parametrize("isa", ISA_PARAMS)
 @pytest.mark.parametrize(("C_in", "C_out", "H", "k", "s", "p", "groups", "H_out"), [
     (1, 64, 28, 4, 2, 1, 1, None),      # the layers of a DCGAN on 28x28 images
     (64, 128, 14, 4, 2, 1, 1, None),
@@ -120,32 +127,49 @@ def assert_three_directions_match(g, x, w, b, grad_y):
     (32, 48, 9, 3, 1, 1, 4, None),      # grouped
     (24, 16, 8, 1, 1, 0, 1, None),      # 1x1
 ])
-def test_layer_sized_convolutions_match_numpy(dtype, small_chunks, direct, C_in, C_out, H, k,
-                                              s, p, groups, H_out):
+def test_layer_sized_convolutions_match_numpy(dtype, small_blocks, isa, C_in, C_out, H, k, s,
+                                              p, groups, H_out):
     g = ConvGeometry(3, C_in, H, H, C_out, k, k, (s, s), (p, p), (1, 1), groups, H_out=H_out,
                      W_out=H_out)
     rng = np.random.default_rng(7)
     x, w = random(rng, g.x_shape, dtype), random(rng, g.w_shape, dtype)
     b, grad_y = random(rng, (C_out,), dtype), random(rng, g.y_shape, dtype)
-    with conv_path(small_chunks, direct):
+    with conv_path(isa, small_blocks):
         assert_three_directions_match(g, x, w, b, grad_y)
 
 
 @needs_kernels
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("direct", [False, True])
+@pytest.mark.parametrize("isa", ISA_PARAMS)
 @pytest.mark.parametrize(("groups", "H_out"), [
-    (1, None),      # 1x1, stride 1, no padding: direct GEMMs read x itself, no unfolding
+    (1, None),      # 1x1, stride 1, no padding: cols is the image itself
     (2, None),
-    (1, 5),         # ... unless some input rows are read by no window (a conv_transpose2d
-])                  # with dilation 2 and output_padding 1): then it unfolds
-def test_pointwise_convolutions_match_numpy(dtype, direct, groups, H_out):
+    (1, 5),         # some input rows are read by no window (a conv_transpose2d with
+])                  # dilation 2 and output_padding 1)
+def test_pointwise_convolutions_match_numpy(dtype, isa, groups, H_out):
     g = ConvGeometry(5, 4, 6, 6, 6, 1, 1, (1, 1), (0, 0), (2, 2), groups, H_out=H_out,
                      W_out=H_out)
     rng = np.random.default_rng(11)
     x, w = random(rng, g.x_shape, dtype), random(rng, g.w_shape, dtype)
     b, grad_y = random(rng, (g.C_out,), dtype), random(rng, g.y_shape, dtype)
-    with conv_path(True, direct):
+    with conv_path(isa, True):
+        assert_three_directions_match(g, x, w, b, grad_y)
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("isa", ISA_PARAMS)
+@pytest.mark.parametrize(("N", "H", "groups"), [
+    (10, 6, 1),     # 3x3 outputs: up to 28 images share a block of pixels, but each thread
+    (11, 5, 2),     # keeps two tasks, so 2 or 3 per task here (the last run shorter)
+    (40, 4, 3),     # 2x2 outputs, 10 images per task
+])
+def test_small_outputs_run_across_images(dtype, isa, N, H, groups):
+    g = ConvGeometry(N, 3 * groups, H, H, 2 * groups, 3, 3, (2, 2), (1, 1), (1, 1), groups)
+    rng = np.random.default_rng(N)
+    x, w = random(rng, g.x_shape, dtype), random(rng, g.w_shape, dtype)
+    b, grad_y = random(rng, (g.C_out,), dtype), random(rng, g.y_shape, dtype)
+    with conv_path(isa, False):
         assert_three_directions_match(g, x, w, b, grad_y)
 
 

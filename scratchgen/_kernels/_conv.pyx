@@ -1,410 +1,435 @@
-"""2-D convolution as im2col plus one BLAS GEMM per chunk of images.
+"""2-D convolution as an implicit GEMM on scratchgen's own packed micro-kernel (BLIS style).
 
 The NumPy twin, ``scratchgen/backend/numpy_conv.py``, defines every kernel here; read it
-first. For one image, with k running over (c_in, i, j) and p over the L = H_out * W_out
-output pixels, y[c_out, p] = sum_k w[c_out, k] * cols[k, p], i.e. Y = W @ cols.
+first. For one image and one group, with k over the K = C_in/G * KH * KW taps (c, i, j) and
+p over the L = H_out * W_out output pixels, the three products are
 
-GEMMs of one image are small (L is 49 for a 7x7 output), so the batch is processed in chunks
-of `chunk` images whose columns sit side by side in ONE buffer, cols (K, chunk * L) with
-K = C_in * KH * KW (column n * L + p is pixel p of image n), and one GEMM covers the chunk:
+    forward         Y (C_out/G, L)  = W (C_out/G, K) @ cols (K, L)
+    data gradient   dcols (K, L)    = W^T (K, C_out/G) @ G (C_out/G, L), then col2im
+    weight grad     dW (C_out/G, K) = sum over images of G (C_out/G, L) @ cols^T (L, K)
 
-    1. im2col: an OpenMP `prange` over the (image, channel) planes of the chunk;
-    2. the GEMM, called outside any `prange`: BLAS runs its own threads, and calling it from
-       OpenMP threads would ask for threads * threads of them;
-    3. a `prange` that moves the product between the chunk's layout and NCHW (adding the
-       bias), or folds columns back into images (col2im, one channel plane per task).
+and none of them builds the column matrix: the routine that packs a panel of cols (for the
+forward) or of cols^T (for the weight gradient) reads the image itself through im2col's
+index arithmetic (`gather_row`, _im2col.pxd), and the data gradient's dcols exist only as
+one cache-sized tile at a time, folded into grad_x (`scatter_row`, col2im's arithmetic) as
+soon as it is computed.
 
-Two products are computed transposed, as BLAS runs them faster when both operands are read
-along the summed axis: the forward Y^T = cols^T @ W^T (chunk * L, C_out), turned back into
-NCHW tile by tile, and the weight gradient dW^T = cols @ G^T, transposed once at the end.
-With groups, group q uses rows [q * K/G, (q+1) * K/G) of cols and [q * C_out/G,
-(q+1) * C_out/G) of W and G: one GEMM per group on those sub-blocks.
+GEMM in the BLIS way (Goto and van de Geijn 2008; Van Zee and van de Geijn 2015):
 
-The buffers (columns, products, the transposed weight gradient) are carved from one `work`
-array that the caller passes in and keeps between calls: allocating them afresh each call
-costs page faults that took longer than filling them.
+    * A is packed in panels of MR rows, B in panels of NR columns, each panel kc deep and laid
+      out in the order the micro-kernel reads it (`pack` in _packed.pxd, `gather_row`);
+    * the micro-kernel (sg_microkernel.h, the one piece written per instruction set) adds
+      one MR x NR block of C from one A panel and one B panel, in registers;
+    * `macro_kernel` walks the panels of a (m, kc) x (kc, n) block: B's panel (kc x NR) stays in
+      L1 while the A panels stream from L2; blocks of kc <= KC keep both there.
+
+Threads: ONE OpenMP loop per call over independent tiles (an image's pixel block, an image,
+a chunk of the summed pixels), and every thread runs the single-threaded micro-kernel on its
+own tiles with its own packing buffers. No BLAS is called, so no second thread pool competes
+for the cores. The weight gradient sums over the batch: each thread adds into its own copy of
+dW (static schedule, so the sum's order is fixed for a given thread count), and the copies
+are added at the end.
 
 The caller (``scratchgen.backend.cython_conv``) guarantees C-contiguous, non-empty arrays of
-one dtype whose shapes match the geometry, ``chunk * L`` and ``K`` below 2**31 (BLAS takes
-32-bit ints), ``1 <= chunk <= N`` and a work buffer of ``work_size`` values; nothing here
-checks that again.
+one dtype whose shapes match the geometry, a work buffer of ``work_size(...)`` values and
+``threads`` at least OpenMP's thread count of the loops (``omp_get_max_threads()``).
 """
 
 from cython cimport floating
-from cython.parallel cimport parallel, prange
-from libc.string cimport memset
+from cython.parallel cimport parallel, prange, threadid
+from libc.string cimport memcpy, memset
 
-from ._blas cimport _gemm
-from ._window cimport Geom, end_inside, first_inside, geom_from
+from ._im2col cimport gather_row, scatter_row
+from ._packed cimport (
+    macro_kernel, pack, register_block, round_up, sg_isa_named, sg_isa_supported, sg_isa_t,
+)
+from ._window cimport Geom, geom_from
 
+# Cache blocking (`set_blocks` changes it; the tests shrink it so that every edge is crossed).
+# A (KC, NR) panel of B, 16 KB of float32 for AVX2, stays in the 32-64 KB L1 while the
+# micro-kernel sweeps the A panels; the (C_out/G, KC) A block and (KC, NC) B block share L2.
+cdef Py_ssize_t KC = 256        # depth of a packed block (the summed axis)
+cdef Py_ssize_t NC_MAX = 256    # output pixels per task of the forward and the data gradient
+cdef Py_ssize_t MC_ROWS = 192   # rows of the data gradient's dcols tile (rounded down to MR)
 
-# -------------------------------------------------------------- one channel <-> its columns
-
-cdef void _im2col_plane(const floating* x, floating* cols, Py_ssize_t ld,
-                        const Geom* g) noexcept nogil:
-    """Unfold one channel x (H, W) of an image into its KH * KW rows of cols, `ld` apart.
-
-    Row i * KW + j holds tap (i, j) for every output pixel (oh, ow), which reads
-    x[oh * sh - ph + i * dh, ow * sw - pw + j * dw], or 0 in the padding. (Channel c of an
-    image owns rows [c * KH * KW, (c+1) * KH * KW) of the image's columns.)
-    """
-    cdef Py_ssize_t i, j, oh, ow, oh_first, oh_end, ow_first, ow_end, row_off, col_off
-    cdef Py_ssize_t H_out = g.H_out, W_out = g.W_out, sw = g.sw
-    cdef const floating* src
-    cdef floating* dst
-    for i in range(g.KH):
-        row_off = i * g.dh - g.ph                           # input row = oh * sh + row_off
-        oh_first = first_inside(row_off, g.sh, H_out)
-        oh_end = end_inside(row_off, g.sh, g.H, H_out)
-        for j in range(g.KW):
-            col_off = j * g.dw - g.pw                       # input column = ow * sw + col_off
-            ow_first = first_inside(col_off, sw, W_out)
-            ow_end = end_inside(col_off, sw, g.W, W_out)
-            dst = cols + (i * g.KW + j) * ld
-            # Output rows whose tap falls in the top or bottom padding read zeros.
-            if oh_first > 0:
-                memset(dst, 0, oh_first * W_out * sizeof(floating))
-            if oh_end < H_out:
-                memset(dst + oh_end * W_out, 0, (H_out - oh_end) * W_out * sizeof(floating))
-            for oh in range(oh_first, oh_end):
-                src = x + (oh * g.sh + row_off) * g.W
-                for ow in range(ow_first):
-                    dst[oh * W_out + ow] = 0
-                if sw == 1:     # the common case, a plain (vectorisable) copy
-                    for ow in range(ow_first, ow_end):
-                        dst[oh * W_out + ow] = src[ow + col_off]
-                else:
-                    for ow in range(ow_first, ow_end):
-                        dst[oh * W_out + ow] = src[ow * sw + col_off]
-                for ow in range(ow_end, W_out):
-                    dst[oh * W_out + ow] = 0
+ISAS = ("avx512", "avx2", "generic")
+cdef const sg_isa_t* _isa = sg_isa_named(b"generic")
 
 
-cdef void _col2im_plane(const floating* cols, Py_ssize_t ld, floating* x,
-                        const Geom* g) noexcept nogil:
-    """Adjoint of `_im2col_plane`: channel x (H, W) = the sum of its KH * KW rows of columns,
-    each added over its window.
-
-    Windows overlap, so entries of x receive several columns: one thread folds the whole
-    channel, accumulating with +=, taps in order (i, j) as in the twin; padding taps drop.
-    """
-    cdef Py_ssize_t i, j, oh, ow, oh_first, oh_end, ow_first, ow_end, row_off, col_off
-    cdef Py_ssize_t W_out = g.W_out, sw = g.sw
-    cdef const floating* src
-    cdef floating* dst
-    memset(x, 0, g.H * g.W * sizeof(floating))
-    for i in range(g.KH):
-        row_off = i * g.dh - g.ph
-        oh_first = first_inside(row_off, g.sh, g.H_out)
-        oh_end = end_inside(row_off, g.sh, g.H, g.H_out)
-        for j in range(g.KW):
-            col_off = j * g.dw - g.pw
-            ow_first = first_inside(col_off, sw, W_out)
-            ow_end = end_inside(col_off, sw, g.W, W_out)
-            src = cols + (i * g.KW + j) * ld
-            for oh in range(oh_first, oh_end):
-                dst = x + (oh * g.sh + row_off) * g.W
-                if sw == 1:
-                    for ow in range(ow_first, ow_end):
-                        dst[ow + col_off] += src[oh * W_out + ow]
-                else:
-                    for ow in range(ow_first, ow_end):
-                        dst[ow * sw + col_off] += src[oh * W_out + ow]
+def isa_supported(str name):
+    """Whether this build has micro-kernels for ISA `name` and this CPU runs them."""
+    return sg_isa_named(name.encode()) != NULL and sg_isa_supported(name.encode()) == 1
 
 
-cdef inline void _im2col_task(const floating* x, floating* cols, Py_ssize_t ld,
-                              Py_ssize_t task, const Geom* g) noexcept nogil:
-    """Task (n, c) = divmod(task, C): unfold channel c of image n of a chunk (`x` at the
-    chunk's first image) into the chunk's columns (image n's start at column n * L)."""
-    cdef Py_ssize_t n = task // g.C, c = task % g.C
-    _im2col_plane(x + task * g.H * g.W, cols + n * g.H_out * g.W_out + c * g.KH * g.KW * ld,
-                  ld, g)
+def set_isa(str name):
+    """Run the micro-kernels of ISA `name` (one of ISAS) from now on; the caller checked
+    `isa_supported(name)`."""
+    global _isa
+    _isa = sg_isa_named(name.encode())
 
 
-cdef inline void _col2im_task(const floating* cols, Py_ssize_t ld, floating* x,
-                              Py_ssize_t task, const Geom* g) noexcept nogil:
-    """Task (n, c) = divmod(task, C): fold channel c of image n back, as `_im2col_task`."""
-    cdef Py_ssize_t n = task // g.C, c = task % g.C
-    _col2im_plane(cols + n * g.H_out * g.W_out + c * g.KH * g.KW * ld, ld,
-                  x + task * g.H * g.W, g)
+def isa():
+    """The name of the ISA whose micro-kernels run."""
+    return _isa.name.decode()
 
 
-# ---------------------------------------------------------- chunk buffers <-> NCHW
-
-cdef enum:
-    TILE = 16   # pixels per task of `_tile_to_nchw`
-
-
-cdef inline void _tile_to_nchw(const floating* prod, floating* out, const floating* bias,
-                               Py_ssize_t task, Py_ssize_t C, Py_ssize_t L) noexcept nogil:
-    """out[n, :, p0:p0 + TILE] = prod[n*L + p0 : n*L + p0 + TILE, :]^T (+ bias), one tile of
-    a chunk's (nb * L, C) product turned back into NCHW.
-
-    Task (n, p0 / TILE) = divmod(task, ceil(L / TILE)); `out` starts at the chunk's first
-    image. The (TILE, C) block read stays in cache while it is written out column by column.
-    """
-    cdef Py_ssize_t tiles = (L + TILE - 1) // TILE
-    cdef Py_ssize_t n = task // tiles, p0 = task % tiles * TILE
-    cdef Py_ssize_t p_end = min(p0 + TILE, L), c, p
-    cdef floating shift
-    cdef const floating* src = prod + n * L * C
-    cdef floating* dst = out + n * C * L
-    for c in range(C):
-        shift = bias[c] if bias != NULL else 0
-        for p in range(p0, p_end):
-            dst[c * L + p] = src[p * C + c] + shift
+def set_blocks(Py_ssize_t kc, Py_ssize_t nc, Py_ssize_t mc):
+    """Set the cache blocks (KC, NC_MAX, MC_ROWS), each >= 1; returns the previous ones."""
+    global KC, NC_MAX, MC_ROWS
+    previous = (KC, NC_MAX, MC_ROWS)
+    KC, NC_MAX, MC_ROWS = kc, nc, mc
+    return previous
 
 
-cdef inline void _add_bias(floating* out, const floating* bias, Py_ssize_t row, Py_ssize_t C,
-                           Py_ssize_t L) noexcept nogil:
-    """out[n, c, :] += bias[c] for (n, c) = divmod(row, C)."""
-    cdef Py_ssize_t p
-    cdef floating shift = bias[row % C]
-    for p in range(L):
-        out[row * L + p] += shift
+def register_blocks(str dtype):
+    """(MR, NR) of the running micro-kernel for 'float32' or 'float64'."""
+    return (_isa.mr_s, _isa.nr_s) if dtype == "float32" else (_isa.mr_d, _isa.nr_d)
 
 
-cdef inline void _row_from_nchw(const floating* src, floating* rows, Py_ssize_t row,
-                                Py_ssize_t nb, Py_ssize_t C, Py_ssize_t L) noexcept nogil:
-    """The inverse move: rows[c, n*L:(n+1)*L] = src[n, c, :] for (n, c) = divmod(row, C)."""
-    cdef Py_ssize_t p, n = row // C, c = row % C
-    cdef floating* dst = rows + (c * nb + n) * L
-    for p in range(L):
-        dst[p] = src[row * L + p]
+cdef inline Py_ssize_t _pixel_block(Py_ssize_t L, int nr) noexcept nogil:
+    """Pixels per block: L split evenly into blocks of at most about NC_MAX, rounded up to
+    whole NR panels."""
+    cdef Py_ssize_t blocks = (L + NC_MAX - 1) // NC_MAX
+    return min(round_up((L + blocks - 1) // blocks, nr), round_up(L, nr))
 
 
-cdef inline bint _unfold_is_identity(const Geom* g) noexcept nogil:
-    """Whether im2col copies each image unchanged (1x1 taps, stride 1, no padding): then the
-    image itself is its (C, L) block of columns, and col2im is the identity too."""
-    return (g.KH == 1 and g.KW == 1 and g.sh == 1 and g.sw == 1 and g.ph == 0 and g.pw == 0
-            and g.H_out == g.H and g.W_out == g.W)
+cdef inline Py_ssize_t _images_per_task(Py_ssize_t N, Py_ssize_t L, int threads) noexcept nogil:
+    """Images per task of the forward and the data gradient: small outputs (a 7x7 image has
+    L = 49 pixels, 3 panels of 16 and one of 1) are joined into blocks of up to NC_MAX pixels
+    that run across images, so that few panels are partial; while every thread keeps at
+    least two tasks."""
+    if L >= NC_MAX:
+        return 1
+    return max(1, min(NC_MAX // L, N // (2 * threads)))
 
 
-cdef inline floating* _image_block(floating* cols, Py_ssize_t ld, floating* image, bint unfold,
-                                   Py_ssize_t q, Py_ssize_t n, Py_ssize_t Kg,
-                                   Py_ssize_t L) noexcept nogil:
-    """Where a direct GEMM finds image n's columns of group q: in the chunk's buffer (rows
-    `ld` apart) or, for a 1x1 convolution that is not unfolded, in the image itself (rows L
-    apart; `image` is image n's first value)."""
-    return cols + q * Kg * ld + n * L if unfold else image + q * Kg * L
+# --------------------------------------------------------------- work buffer layouts
+#
+# Each driver carves its buffers from `work`: first what all threads share (the packed
+# weights), then one equal slice per thread (its packing buffers, its tile). The sizes come
+# from `_layout` alone, which `work_size` also reports to the caller.
+
+cdef struct Layout:
+    Py_ssize_t shared, per_thread    # values
+    Py_ssize_t images, nc            # images per task, pixels per block (forward and data)
 
 
-cdef inline Py_ssize_t _work_size(Py_ssize_t K, Py_ssize_t C_out, Py_ssize_t L,
-                                  Py_ssize_t chunk) noexcept nogil:
-    """Values of work buffer a driver needs: a chunk's columns (K, chunk * L), its product or
-    gathered rows (chunk * L, C_out), and the weight gradient's transpose (K, C_out / G,
-    at most K * C_out). Drivers that need less use a prefix."""
-    return (K + C_out) * chunk * L + K * C_out
+cdef Layout _layout(int direction, const Geom* g, Py_ssize_t N, Py_ssize_t C_out,
+                    Py_ssize_t groups, int mr, int nr, int threads) noexcept nogil:
+    """Work buffer of direction 0 (forward), 1 (data gradient), 2 (weight gradient)."""
+    cdef Py_ssize_t Kg = g.C * g.KH * g.KW // groups, Cg = C_out // groups
+    cdef Py_ssize_t L = g.H_out * g.W_out
+    cdef Layout out
+    out.images = _images_per_task(N, L, threads)
+    out.nc = _pixel_block(out.images * L, nr)
+    if direction == 0:
+        # W packed in MR-row panels; per thread a (kc, nc) block of cols, one line of it and
+        # a (C_out/G, nc) tile of Y (for blocks that run across images).
+        out.shared = groups * round_up(Cg, mr) * Kg
+        out.per_thread = (min(KC, Kg) + 1 + Cg) * out.nc
+    elif direction == 1:
+        # W^T packed; per thread a (C_out/G, nc) block of G, the same packed, and a (MC, nc)
+        # tile of dcols.
+        out.shared = groups * round_up(Kg, mr) * Cg
+        out.per_thread = (2 * Cg + _mc(Kg, mr)) * out.nc
+    else:
+        # Per thread its dW (C_out, K/G), a (C_out/G, KC) block of G, a (KC, NC) of cols^T
+        # and NR rows of cols on their way into a panel of it.
+        out.shared = 0
+        out.per_thread = (C_out * Kg + round_up(Cg, mr) * KC
+                          + KC * round_up(min(Kg, NC_MAX), nr) + nr * KC)
+    return out
+
+
+cdef inline Py_ssize_t _mc(Py_ssize_t Kg, int mr) noexcept nogil:
+    """Rows of the data gradient's dcols tile: MC_ROWS rounded down to MR (at least MR), at
+    most K/G's."""
+    return min(max(MC_ROWS // mr, 1) * mr, round_up(Kg, mr))
+
+
+def work_size(int direction, geometry, int threads, str dtype):
+    """Values of work buffer `direction` (0 forward, 1 data, 2 weight gradient) needs."""
+    cdef Geom g = geom_from(geometry, geometry.C_in)
+    mr, nr = register_blocks(dtype)
+    cdef Layout lay = _layout(direction, &g, geometry.N, geometry.C_out, geometry.groups, mr,
+                              nr, threads)
+    return lay.shared + threads * lay.per_thread
+
+
+# ------------------------------------------------------ im2col across consecutive images
+#
+# Pixel f of a run of images is pixel f % L of image f // L; a block of pixels may cross
+# from one image into the next, so it is read and written one image segment at a time.
+
+cdef inline void _gather_pixels(const floating* x, Py_ssize_t image, const Geom* g,
+                                Py_ssize_t r, Py_ssize_t first, Py_ssize_t count,
+                                floating* dst, Py_ssize_t stride) noexcept nogil:
+    """gather_row over pixels [first, first + count) of the images at x, `image` apart."""
+    cdef Py_ssize_t L = g.H_out * g.W_out, k = 0, seg
+    while k < count:
+        seg = min(count - k, L - (first + k) % L)
+        gather_row(x + (first + k) // L * image, g, r, (first + k) % L, seg, dst + k * stride,
+                   stride)
+        k += seg
+
+
+cdef inline void _scatter_pixels(const floating* line, const Geom* g, Py_ssize_t r,
+                                 Py_ssize_t first, Py_ssize_t count, floating* x,
+                                 Py_ssize_t image) noexcept nogil:
+    """scatter_row over pixels [first, first + count) of the images at x, `image` apart."""
+    cdef Py_ssize_t L = g.H_out * g.W_out, k = 0, seg
+    while k < count:
+        seg = min(count - k, L - (first + k) % L)
+        scatter_row(line + k, g, r, (first + k) % L, seg, x + (first + k) // L * image)
+        k += seg
 
 
 # ------------------------------------------------------------------ the three convolutions
-#
-# Each driver walks the batch in chunks of `chunk` images. Per chunk there is ONE OpenMP
-# region, which also finishes the previous chunk (its product moved to NCHW, or its columns
-# folded back by col2im), and one GEMM phase. Every switch between OpenMP's threads and
-# BLAS's threads costs time, so there are as few as possible.
-#
-# With `direct`, the GEMMs read and write the NCHW arrays in place, one GEMM per image
-# (y[n] = W @ cols_n, cols_n = W^T @ G[n], dW^T += cols_n @ G[n]^T): no copy to or from the
-# chunk's layout, at the price of smaller GEMMs. That wins when the products are cheap next
-# to moving them (few rows K); the caller picks. A direct 1x1 convolution (stride 1, no
-# padding) does not unfold at all: its GEMMs read x, or write grad_x, where cols_n would be.
 
-cdef void _conv2d(const floating* x, const floating* w, const floating* bias, floating* y,
-                  Py_ssize_t N, Py_ssize_t C_out, Py_ssize_t groups, const Geom* g,
-                  Py_ssize_t chunk, bint direct, floating* work) noexcept nogil:
-    """y = conv2d(x, w) + bias, chunk by chunk."""
-    cdef Py_ssize_t L = g.H_out * g.W_out, image = g.C * g.H * g.W
-    cdef Py_ssize_t Kg = g.C * g.KH * g.KW // groups, Cg = C_out // groups
-    cdef Py_ssize_t steps = (N + chunk - 1) // chunk, tiles = (L + TILE - 1) // TILE
-    cdef Py_ssize_t step, n, task, row, q, first, nb, ld, done_first, done_nb
-    cdef bint unfold = not (direct and _unfold_is_identity(g))
-    cdef const floating* block        # cols_n,q: the columns of image n, group q
-    # The chunk's columns (unused when a 1x1 conv reads x itself) and product (unless direct).
-    cdef floating* cols = work
-    cdef floating* prod = work + Kg * groups * chunk * L
-    for step in range(steps + 1):
-        first = step * chunk                      # the chunk to unfold (none after the last)
-        nb = min(chunk, N - first) if step < steps else 0
-        ld = nb * L
-        done_first = first - chunk                # the chunk multiplied in the last step
-        done_nb = min(chunk, N - done_first) if step > 0 else 0
-        with parallel():
-            # Finish the last chunk: its (nb * L, C_out) product into NCHW, or (direct) the
-            # bias added in place. Then unfold this chunk.
-            for task in prange(done_nb * tiles if not direct else 0, schedule="static"):
-                _tile_to_nchw(prod, y + done_first * C_out * L, bias, task, C_out, L)
-            for row in prange(done_nb * C_out if direct and bias != NULL else 0,
-                              schedule="static"):
-                _add_bias(y + done_first * C_out * L, bias, row, C_out, L)
-            for task in prange(nb * g.C if unfold else 0, schedule="dynamic"):
-                _im2col_task(x + first * image, cols, ld, task, g)
-        for q in range(groups if nb else 0):
-            if direct:
-                # y[n]_q = W_q @ cols_n,q: (C_out/G, K/G) @ (K/G, L), for each image n
-                for n in range(nb):
-                    block = _image_block(cols, ld, <floating*> x + (first + n) * image, unfold,
-                                         q, n, Kg, L)
-                    _gemm(False, False, Cg, L, Kg, 1, w + q * Cg * Kg, Kg, block,
-                          ld if unfold else L, 0, y + ((first + n) * C_out + q * Cg) * L, L)
-            else:
-                # Y_q^T = cols_q^T @ W_q^T: (nb * L, K/G) @ (K/G, C_out/G), into columns
-                # [q * C_out/G, (q+1) * C_out/G) of the (nb * L, C_out) product. BLAS runs
-                # this faster than Y_q = W_q @ cols_q (both operands are read along the
-                # summed axis), by more than the transposition back to NCHW costs.
-                _gemm(True, True, ld, Cg, Kg, 1, cols + q * Kg * ld, ld, w + q * Cg * Kg, Kg,
-                      0, prod + q * Cg, C_out)
-
-
-cdef void _conv2d_backward_data(const floating* grad_y, const floating* w, floating* grad_x,
-                                Py_ssize_t N, Py_ssize_t C_out, Py_ssize_t groups,
-                                const Geom* g, Py_ssize_t chunk, bint direct,
-                                floating* work) noexcept nogil:
-    """grad_x = col2im(W^T @ G), chunk by chunk."""
-    cdef Py_ssize_t L = g.H_out * g.W_out, image = g.C * g.H * g.W
-    cdef Py_ssize_t Kg = g.C * g.KH * g.KW // groups, Cg = C_out // groups
-    cdef Py_ssize_t steps = (N + chunk - 1) // chunk
-    cdef Py_ssize_t step, n, task, row, q, first, nb, ld, done_first, done_nb
-    cdef bint unfold = not (direct and _unfold_is_identity(g))
-    cdef floating* block              # dL/dcols_n,q, or (not unfold) grad_x[n]_q itself
-    # The chunk's columns (unused when a 1x1 conv writes grad_x itself) and gathered G rows.
-    cdef floating* cols = work
-    cdef floating* rows = work + Kg * groups * chunk * L
-    for step in range(steps + 1):
-        first = step * chunk                      # the chunk to multiply (none after the last)
-        nb = min(chunk, N - first) if step < steps else 0
-        ld = nb * L
-        done_first = first - chunk                # the chunk whose columns are ready
-        done_nb = min(chunk, N - done_first) if step > 0 else 0
-        with parallel():
-            for task in prange(done_nb * g.C if unfold else 0, schedule="dynamic"):
-                _col2im_task(cols, done_nb * L, grad_x + done_first * image, task, g)
-            for row in prange(nb * C_out if not direct else 0, schedule="static"):
-                _row_from_nchw(grad_y + first * C_out * L, rows, row, nb, C_out, L)
-        for q in range(groups if nb else 0):
-            if direct:
-                # dL/dcols_n,q = W_q^T @ G[n]_q: (K/G, C_out/G) @ (C_out/G, L), for each image
-                for n in range(nb):
-                    block = _image_block(cols, ld, grad_x + (first + n) * image, unfold, q, n,
-                                         Kg, L)
-                    _gemm(True, False, Kg, L, Cg, 1, w + q * Cg * Kg, Kg,
-                          grad_y + ((first + n) * C_out + q * Cg) * L, L, 0, block,
-                          ld if unfold else L)
-            else:
-                # dL/dcols_q = W_q^T @ G_q: (K/G, C_out/G) @ (C_out/G, nb * L)
-                _gemm(True, False, Kg, ld, Cg, 1, w + q * Cg * Kg, Kg, rows + q * Cg * ld, ld,
-                      0, cols + q * Kg * ld, ld)
+cdef void _conv2d(const sg_isa_t* isa, const floating* x, const floating* w,
+                  const floating* bias, floating* y, Py_ssize_t N, Py_ssize_t C_out,
+                  Py_ssize_t groups, const Geom* g, floating* work, int threads) noexcept nogil:
+    """y = conv2d(x, w) + bias: per task (group q, a run of images), block by block of their
+    pixels, Y = W @ cols."""
+    cdef int mr, nr
+    register_block(isa, work, &mr, &nr)
+    cdef Layout lay = _layout(0, g, N, C_out, groups, mr, nr, threads)
+    cdef Py_ssize_t Kg = g.C * g.KH * g.KW // groups, Cg = C_out // groups, Cin_g = g.C // groups
+    cdef Py_ssize_t L = g.H_out * g.W_out, image = g.C * g.H * g.W, nc = lay.nc
+    cdef Py_ssize_t runs = (N + lay.images - 1) // lay.images, a_group = round_up(Cg, mr) * Kg
+    cdef Py_ssize_t task, n0, q, pixels, fb, f0, count, kb, k0, kc, k, t, c, pb, panel, f, seg
+    cdef floating* bpack
+    cdef floating* line
+    cdef floating* tile
+    cdef floating* out
+    cdef floating shift
+    for q in range(groups):     # W_q (C_out/G, K/G) in MR-row panels, Kg deep
+        pack(w + q * Cg * Kg, Kg, 1, Cg, Kg, mr, work + q * a_group, Kg * mr)
+    with parallel(num_threads=threads):
+        bpack = work + lay.shared + threadid() * lay.per_thread
+        line = bpack + min(KC, Kg) * nc
+        tile = line + nc
+        for task in prange(groups * runs, schedule="dynamic"):
+            q, n0 = task // runs, task % runs * lay.images
+            pixels = min(lay.images, N - n0) * L
+            for fb in range((pixels + nc - 1) // nc):
+                f0 = fb * nc
+                count = min(nc, pixels - f0)
+                # A block inside one image is written in place, else into the tile.
+                out = tile if f0 // L != (f0 + count - 1) // L else (
+                    y + ((n0 + f0 // L) * C_out + q * Cg) * L + f0 % L)
+                for kb in range((Kg + KC - 1) // KC):
+                    k0 = kb * KC
+                    kc = min(KC, Kg - k0)
+                    # Pack cols[k0:k0+kc, f0:f0+count] in NR-column panels, straight from x.
+                    for k in range(kc):
+                        _gather_pixels(x + n0 * image + q * Cin_g * g.H * g.W, image, g,
+                                       k0 + k, f0, count, line, 1)
+                        for pb in range((count + nr - 1) // nr):
+                            panel = pb * nr
+                            t = min(nr, count - panel)
+                            memcpy(bpack + panel * kc + k * nr, line + panel, t * sizeof(floating))
+                            memset(bpack + panel * kc + k * nr + t, 0, (nr - t) * sizeof(floating))
+                    # Y[:, block] (+)= W[:, k0:k0+kc] @ cols[k0:k0+kc, block]
+                    macro_kernel(isa, Cg, count, kc, work + q * a_group + k0 * mr, Kg * mr,
+                                 bpack, kc * nr, out, nc if out == tile else L, k0 > 0)
+                # The bias; and a tile's image segments copied to y.
+                f = f0
+                while f < f0 + count:
+                    seg = min(f0 + count - f, L - f % L)
+                    for c in range(Cg):
+                        shift = bias[q * Cg + c] if bias != NULL else 0
+                        if out == tile:
+                            for t in range(seg):
+                                y[((n0 + f // L) * C_out + q * Cg + c) * L + f % L + t] = (
+                                    tile[c * nc + f - f0 + t] + shift)
+                        elif bias != NULL:
+                            for t in range(seg):
+                                out[c * L + t] += shift
+                    f = f + seg
 
 
-cdef void _conv2d_backward_weight(const floating* grad_y, const floating* x, floating* grad_w,
-                                  Py_ssize_t N, Py_ssize_t C_out, Py_ssize_t groups,
-                                  const Geom* g, Py_ssize_t chunk, bint direct,
-                                  floating* work) noexcept nogil:
-    """grad_w = sum over chunks of G @ cols^T.
+cdef void _conv2d_backward_data(const sg_isa_t* isa, const floating* grad_y,
+                                const floating* w, floating* grad_x, Py_ssize_t N,
+                                Py_ssize_t C_out, Py_ssize_t groups, const Geom* g,
+                                floating* work, int threads) noexcept nogil:
+    """grad_x = col2im(W^T @ G): per task (group q, a run of images), tile by tile of dcols.
 
-    The sum is accumulated transposed, dW^T = cols @ G^T (K/G, C_out/G) per group, which BLAS
-    runs faster, and transposed into grad_w once at the end.
-    """
-    cdef Py_ssize_t L = g.H_out * g.W_out, image = g.C * g.H * g.W
-    cdef Py_ssize_t Kg = g.C * g.KH * g.KW // groups, Cg = C_out // groups
-    cdef Py_ssize_t steps = (N + chunk - 1) // chunk
-    cdef Py_ssize_t step, n, task, row, q, k, c, first, nb, ld
-    cdef bint unfold = not (direct and _unfold_is_identity(g))
-    cdef const floating* block        # cols_n,q: the columns of image n, group q
-    cdef floating* cols = work
-    cdef floating* rows = cols + Kg * groups * chunk * L
-    cdef floating* grad_wt = rows + C_out * chunk * L   # dW^T group by group: (G, K/G, C_out/G)
-    for step in range(steps):
-        first = step * chunk
-        nb = min(chunk, N - first)
-        ld = nb * L
-        with parallel():
-            for task in prange(nb * g.C if unfold else 0, schedule="dynamic"):
-                _im2col_task(x + first * image, cols, ld, task, g)
-            for row in prange(nb * C_out if not direct else 0, schedule="static"):
-                _row_from_nchw(grad_y + first * C_out * L, rows, row, nb, C_out, L)
-        # dL/dW_q^T += cols_q @ G_q^T, over the chunk at once or image by image; the first
-        # product overwrites (beta = 0), so the buffer needs no zeroing.
-        for q in range(groups):
-            if direct:
-                for n in range(nb):     # (K/G, L) @ (L, C_out/G)
-                    block = _image_block(cols, ld, <floating*> x + (first + n) * image, unfold,
-                                         q, n, Kg, L)
-                    _gemm(False, True, Kg, Cg, L, 1, block, ld if unfold else L,
-                          grad_y + ((first + n) * C_out + q * Cg) * L, L,
-                          0 if first + n == 0 else 1, grad_wt + q * Kg * Cg, Cg)
-            else:                       # (K/G, nb * L) @ (nb * L, C_out/G)
-                _gemm(False, True, Kg, Cg, ld, 1, cols + q * Kg * ld, ld, rows + q * Cg * ld, ld,
-                      0 if step == 0 else 1, grad_wt + q * Kg * Cg, Cg)
-    for q in range(groups):
-        for c in range(Cg):
-            for k in range(Kg):
-                grad_w[(q * Cg + c) * Kg + k] = grad_wt[(q * Kg + k) * Cg + c]
+    Windows overlap, also across pixel blocks: one task folds all of its images' group q."""
+    cdef int mr, nr
+    register_block(isa, work, &mr, &nr)
+    cdef Layout lay = _layout(1, g, N, C_out, groups, mr, nr, threads)
+    cdef Py_ssize_t Kg = g.C * g.KH * g.KW // groups, Cg = C_out // groups, Cin_g = g.C // groups
+    cdef Py_ssize_t L = g.H_out * g.W_out, plane = g.H * g.W, image = g.C * plane, nc = lay.nc
+    cdef Py_ssize_t runs = (N + lay.images - 1) // lay.images
+    cdef Py_ssize_t a_group = round_up(Kg, mr) * Cg, mc = _mc(Kg, mr)
+    cdef Py_ssize_t task, n, n0, q, pixels, fb, f0, f, seg, count, mb, m0, rows, kb, k0, kc, r, c
+    cdef floating* gblock
+    cdef floating* bpack
+    cdef floating* tile
+    cdef floating* images
+    for q in range(groups):     # W_q^T (K/G, C_out/G) in MR-row panels, C_out/G deep
+        pack(w + q * Cg * Kg, 1, Kg, Kg, Cg, mr, work + q * a_group, Cg * mr)
+    with parallel(num_threads=threads):
+        gblock = work + lay.shared + threadid() * lay.per_thread
+        bpack = gblock + Cg * nc
+        tile = bpack + Cg * nc
+        for task in prange(groups * runs, schedule="dynamic"):
+            q, n0 = task // runs, task % runs * lay.images
+            pixels = min(lay.images, N - n0) * L
+            images = grad_x + n0 * image + q * Cin_g * plane          # grad_x[n0, q*Cin_g:]
+            for n in range(pixels // L):
+                memset(images + n * image, 0, Cin_g * plane * sizeof(floating))
+            for fb in range((pixels + nc - 1) // nc):
+                f0 = fb * nc
+                count = min(nc, pixels - f0)
+                # G[:, block] (C_out/G, count), gathered image segment by segment, then
+                # packed in NR-column panels, C_out/G deep.
+                f = f0
+                while f < f0 + count:
+                    seg = min(f0 + count - f, L - f % L)
+                    for c in range(Cg):
+                        memcpy(gblock + c * nc + f - f0,
+                               grad_y + ((n0 + f // L) * C_out + q * Cg + c) * L + f % L,
+                               seg * sizeof(floating))
+                    f = f + seg
+                pack(gblock, 1, nc, count, Cg, nr, bpack, Cg * nr)
+                for mb in range((Kg + mc - 1) // mc):
+                    m0 = mb * mc
+                    rows = min(mc, Kg - m0)
+                    # tile = dcols[m0:m0+rows, block] = W^T[m0:m0+rows, :] @ G[:, block]
+                    for kb in range((Cg + KC - 1) // KC):
+                        k0 = kb * KC
+                        kc = min(KC, Cg - k0)
+                        macro_kernel(isa, rows, count, kc, work + q * a_group + m0 * Cg + k0 * mr,
+                                     Cg * mr, bpack + k0 * nr, Cg * nr, tile, nc, k0 > 0)
+                    for r in range(rows):
+                        _scatter_pixels(tile + r * nc, g, m0 + r, f0, count, images, image)
+
+
+cdef void _conv2d_backward_weight(const sg_isa_t* isa, const floating* grad_y,
+                                  const floating* x, floating* grad_w, Py_ssize_t N,
+                                  Py_ssize_t C_out, Py_ssize_t groups, const Geom* g,
+                                  floating* work, int threads) noexcept nogil:
+    """dW = sum over images of G @ cols^T: per task (group q, KC of the batch's pixels)."""
+    cdef int mr, nr
+    register_block(isa, work, &mr, &nr)
+    cdef Layout lay = _layout(2, g, N, C_out, groups, mr, nr, threads)
+    cdef Py_ssize_t Kg = g.C * g.KH * g.KW // groups, Cg = C_out // groups, Cin_g = g.C // groups
+    cdef Py_ssize_t L = g.H_out * g.W_out, plane = g.H * g.W, size = C_out * Kg
+    cdef Py_ssize_t ncw = round_up(min(Kg, NC_MAX), nr), chunks = (N * L + KC - 1) // KC
+    cdef Py_ssize_t task, q, first, kc, k, n, p, seg, j0, jb, cols, pb, r0, r, i, th
+    cdef floating* dw
+    cdef floating* rows
+    cdef floating* apack
+    cdef floating* bpack
+    cdef floating total
+    memset(work, 0, threads * lay.per_thread * sizeof(floating))
+    with parallel(num_threads=threads):
+        dw = work + threadid() * lay.per_thread                    # this thread's dW
+        apack = dw + size
+        bpack = apack + round_up(Cg, mr) * KC
+        rows = bpack + KC * ncw
+        for task in prange(groups * chunks, schedule="static"):
+            q, first = task // chunks, task % chunks * KC            # pixels [first, +kc)
+            kc = min(KC, N * L - first)
+            # A: G[:, q*Cg:, pixels] in MR-row panels, one segment per image crossed.
+            k = 0
+            while k < kc:
+                n, p = (first + k) // L, (first + k) % L
+                seg = min(kc - k, L - p)
+                pack(grad_y + (n * C_out + q * Cg) * L + p, L, 1, Cg, seg, mr,
+                      apack + k * mr, kc * mr)
+                k = k + seg      # (not +=: in a prange body that would be a reduction)
+            for jb in range((Kg + ncw - 1) // ncw):
+                j0 = jb * ncw
+                cols = min(ncw, Kg - j0)
+                # B: cols^T[pixels, j0:j0+cols] in NR-column panels, from x directly: NR
+                # rows of cols gathered (contiguous writes), then transposed into the panel.
+                for pb in range((cols + nr - 1) // nr):
+                    r0 = pb * nr
+                    for r in range(r0, min(r0 + nr, cols)):
+                        _gather_pixels(x + q * Cin_g * plane, g.C * plane, g, j0 + r, first, kc,
+                                       rows + (r - r0) * kc, 1)
+                    for r in range(max(r0, cols), r0 + nr):
+                        memset(rows + (r - r0) * kc, 0, kc * sizeof(floating))
+                    for i in range(kc):
+                        for r in range(nr):
+                            bpack[r0 * kc + i * nr + r] = rows[r * kc + i]
+                # dW_q[:, j0:j0+cols] += G[:, pixels] @ cols^T[pixels, j0:j0+cols]
+                macro_kernel(isa, Cg, cols, kc, apack, kc * mr, bpack, kc * nr,
+                             dw + q * Cg * Kg + j0, Kg, True)
+    # grad_w = the threads' dW added up, in thread order
+    for i in prange(size, num_threads=threads, schedule="static"):
+        total = 0
+        for th in range(threads):
+            total = total + work[th * lay.per_thread + i]
+        grad_w[i] = total
 
 
 # ---------------------------------------------------------------------------- entry points
 
 def im2col(const floating[:, :, :, ::1] x, floating[:, :, ::1] cols, geometry):
-    """Unfold x (N, C, H, W) into cols (N, C * KH * KW, H_out * W_out), as numpy_conv.im2col."""
+    """Unfold x (N, C, H, W) into cols (N, C * KH * KW, H_out * W_out), as numpy_conv.im2col,
+    row by row through `gather_row` (the conv kernels' packing reads x the same way)."""
     cdef Geom g = geom_from(geometry, x.shape[1])
-    cdef Py_ssize_t task, L = cols.shape[2]
+    cdef Py_ssize_t task, rows = cols.shape[1], L = cols.shape[2]
     with nogil:
-        for task in prange(x.shape[0] * x.shape[1], schedule="dynamic"):
-            # (Each image's columns are its own (K, L) block: as a chunk of one image.)
-            _im2col_task(&x[task // g.C, 0, 0, 0], &cols[task // g.C, 0, 0], L, task % g.C, &g)
+        for task in prange(cols.shape[0] * rows, schedule="static"):
+            gather_row(&x[task // rows, 0, 0, 0], &g, task % rows, 0, L,
+                       &cols[task // rows, task % rows, 0], 1)
 
 
 def col2im(const floating[:, :, ::1] cols, floating[:, :, :, ::1] x, geometry):
-    """Fold cols (N, C * KH * KW, H_out * W_out) into x (N, C, H, W), as numpy_conv.col2im."""
+    """Fold cols (N, C * KH * KW, H_out * W_out) into x (N, C, H, W), as numpy_conv.col2im,
+    through `scatter_row`; one thread per image, as its windows overlap."""
     cdef Geom g = geom_from(geometry, x.shape[1])
-    cdef Py_ssize_t task, L = cols.shape[2]
+    cdef Py_ssize_t n, r, L = cols.shape[2]
     with nogil:
-        for task in prange(x.shape[0] * x.shape[1], schedule="dynamic"):
-            _col2im_task(&cols[task // g.C, 0, 0], L, &x[task // g.C, 0, 0, 0], task % g.C, &g)
-
-
-def work_size(geometry, Py_ssize_t chunk):
-    """How many values of work buffer the conv kernels below need for `geometry`, `chunk`."""
-    return _work_size(geometry.C_in * geometry.KH * geometry.KW, geometry.C_out,
-                      geometry.H_out * geometry.W_out, chunk)
+        for n in prange(x.shape[0], schedule="static"):
+            memset(&x[n, 0, 0, 0], 0, x.shape[1] * x.shape[2] * x.shape[3] * sizeof(floating))
+            for r in range(cols.shape[1]):
+                scatter_row(&cols[n, r, 0], &g, r, 0, L, &x[n, 0, 0, 0])
 
 
 def conv2d(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
-           const floating[::1] bias, floating[:, :, :, ::1] y, geometry, Py_ssize_t chunk,
-           bint direct, floating[::1] work):
+           const floating[::1] bias, floating[:, :, :, ::1] y, geometry, int threads,
+           floating[::1] work):
     """y (N, C_out, H_out, W_out) = conv2d(x, w) + bias; `bias` (C_out,) may be None.
 
-    `work` (at least work_size(geometry, chunk) values, as for the two below) is scratch
-    space; its contents on entry do not matter.
+    `work` (at least work_size(0, geometry, threads, dtype) values; 1 and 2 for the two
+    below) is scratch space; its contents on entry do not matter.
     """
     cdef Geom g = geom_from(geometry, x.shape[1])
     cdef Py_ssize_t groups = geometry.groups
     cdef const floating* b = NULL
+    cdef const sg_isa_t* isa = _isa
     if bias is not None:
         b = &bias[0]
     with nogil:
-        _conv2d(&x[0, 0, 0, 0], &w[0, 0, 0, 0], b, &y[0, 0, 0, 0], x.shape[0], w.shape[0],
-                groups, &g, chunk, direct, &work[0])
+        _conv2d(isa, &x[0, 0, 0, 0], &w[0, 0, 0, 0], b, &y[0, 0, 0, 0], x.shape[0],
+                w.shape[0], groups, &g, &work[0], threads)
 
 
 def conv2d_backward_data(const floating[:, :, :, ::1] grad_y, const floating[:, :, :, ::1] w,
-                         floating[:, :, :, ::1] grad_x, geometry, Py_ssize_t chunk,
-                         bint direct, floating[::1] work):
+                         floating[:, :, :, ::1] grad_x, geometry, int threads,
+                         floating[::1] work):
     """grad_x (N, C_in, H, W) = dL/dx of conv2d, also conv_transpose2d's forward."""
     cdef Geom g = geom_from(geometry, grad_x.shape[1])
     cdef Py_ssize_t groups = geometry.groups
+    cdef const sg_isa_t* isa = _isa
     with nogil:
-        _conv2d_backward_data(&grad_y[0, 0, 0, 0], &w[0, 0, 0, 0], &grad_x[0, 0, 0, 0],
-                              grad_y.shape[0], w.shape[0], groups, &g, chunk, direct, &work[0])
+        _conv2d_backward_data(isa, &grad_y[0, 0, 0, 0], &w[0, 0, 0, 0], &grad_x[0, 0, 0, 0],
+                              grad_y.shape[0], w.shape[0], groups, &g, &work[0], threads)
 
 
 def conv2d_backward_weight(const floating[:, :, :, ::1] grad_y,
                            const floating[:, :, :, ::1] x, floating[:, :, :, ::1] grad_w,
-                           geometry, Py_ssize_t chunk, bint direct, floating[::1] work):
+                           geometry, int threads, floating[::1] work):
     """grad_w (C_out, C_in // groups, KH, KW) = dL/dw of conv2d, summed over the batch."""
     cdef Geom g = geom_from(geometry, x.shape[1])
     cdef Py_ssize_t groups = geometry.groups
+    cdef const sg_isa_t* isa = _isa
     with nogil:
-        _conv2d_backward_weight(&grad_y[0, 0, 0, 0], &x[0, 0, 0, 0], &grad_w[0, 0, 0, 0],
-                                x.shape[0], grad_w.shape[0], groups, &g, chunk, direct,
-                                &work[0])
+        _conv2d_backward_weight(isa, &grad_y[0, 0, 0, 0], &x[0, 0, 0, 0], &grad_w[0, 0, 0, 0],
+                                x.shape[0], grad_w.shape[0], groups, &g, &work[0], threads)

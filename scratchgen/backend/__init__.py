@@ -74,6 +74,8 @@ try:
     import scratchgen._kernels._blas as _blas
     import scratchgen._kernels._conv  # noqa: F401  (CythonBackend's conv kernels)
     import scratchgen._kernels._gp  # noqa: F401  (its Gaussian-process passes)
+    import scratchgen._kernels._matmul  # noqa: F401  (its own packed GEMM)
+    import scratchgen._kernels._optim  # noqa: F401  (its fused optimizer updates)
     import scratchgen._kernels._pool  # noqa: F401  (and its pooling kernels)
 except ImportError as exc:
     _kernels_error = exc
@@ -104,12 +106,18 @@ def kernels_build_info():
     dict or None
         ``openmp`` (bool, built with OpenMP), ``openmp_max_threads`` (int, threads an
         OpenMP loop would use now, honouring ``OMP_NUM_THREADS``; 1 without OpenMP),
-        ``cython_debug`` (bool, bounds checks on) and ``address_sanitizer`` (bool).
+        ``cython_debug`` (bool, bounds checks on), ``address_sanitizer`` (bool),
+        ``conv_isa`` (the instruction set of the conv kernels' micro-kernels, 'avx512',
+        'avx2' or 'generic') and ``conv_isas_supported`` (those this CPU runs, widest first).
     """
     if "cython" not in _BACKENDS:
         return None
+    from . import cython_conv
+
     info = _blas.build_info()
     info["openmp_max_threads"] = _blas.openmp_info()[1]
+    info["conv_isa"] = cython_conv.current_isa()
+    info["conv_isas_supported"] = cython_conv.supported_isas()
     return info
 
 

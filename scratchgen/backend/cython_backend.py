@@ -1,4 +1,4 @@
-"""The Cython backend: NumPy's semantics, with float32/float64 products done by SciPy's BLAS.
+"""The Cython backend: NumPy's semantics, float32/float64 products on compiled GEMMs.
 
 Each method checks whether its input fits the compiled kernel (dtype, layout, sizes) and
 otherwise defers to the NumPy twin it inherits, so results never depend on which path ran.
@@ -7,16 +7,30 @@ C-contiguous, non-empty arrays whose shapes match the geometry; see `cython_conv
 """
 
 import math
+import threading
 
 import numpy as np
 
-from .._kernels import _blas, _gp
+from .._kernels import _blas, _gp, _matmul, _optim
 from . import cython_conv
 from .numpy_backend import NumpyBackend
 
 _GEMM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # scipy.linalg.cython_blas takes sizes and leading dimensions as 32-bit C ints.
 _BLAS_INT_MAX = 2**31 - 1
+# Float32 products of at most OWN_GEMM_MAX_MACS multiply-adds whose three sides are all at
+# least OWN_GEMM_MIN_SIDE run on scratchgen's own packed GEMM (_kernels/_matmul.pyx), on the
+# same OpenMP threads as the conv kernels; the rest on SciPy's BLAS.
+# NOTE: BLAS keeps a thread pool of its own, and in a training step whose products alternate
+# with OpenMP loops the two pools' idle threads spin on each other's cores (a DCGAN step spent
+# 13% of its time in OpenBLAS's idle loop). One thread of the own GEMM ran within 0-20% of
+# OpenBLAS's from 256^3 to 1024^3 and on the MLP's and DCGAN's products; past 512^3 BLAS's
+# larger blocking pulls ahead, and products with a side below 16 (matrix-vector) pack more
+# than they compute. Float64 stays on BLAS: the Gaussian processes compute in float64
+# between LAPACK calls, on OpenBLAS's one pool.
+OWN_GEMM_MAX_MACS = 2**27
+OWN_GEMM_MIN_SIDE = 16
+_kept = threading.local()   # each thread's work buffer for the own GEMM
 
 
 class CythonBackend(NumpyBackend):
@@ -30,8 +44,9 @@ class CythonBackend(NumpyBackend):
     def matmul(self, a, b):
         """Matrix product with exactly the semantics of `numpy.matmul`.
 
-        Float32 or float64 operands of one dtype, at least 2-D and non-empty, go to BLAS
-        GEMM; everything else (other or mixed dtypes, 1-D or empty operands, ndarray
+        Float32 or float64 operands of one dtype, at least 2-D and non-empty, go to a GEMM
+        (scratchgen's own for small and medium products, SciPy's BLAS for the others, see
+        OWN_GEMM_MAX_MACS); everything else (other or mixed dtypes, 1-D or empty operands, ndarray
         subclasses, mismatched shapes, which NumPy then reports) is computed by NumPy.
 
         Parameters
@@ -97,6 +112,35 @@ class CythonBackend(NumpyBackend):
             return super().avg_pool2d_backward(grad_y, geometry, count_include_pad)
         return cython_conv.avg_pool2d_backward(grad_y, geometry, count_include_pad)
 
+    # Optimizer updates: one pass over a parameter and its state when they are all
+    # C-contiguous, non-empty and of one float dtype; else the twin (numpy_optim.py).
+    def adam_step(self, x, grad, m, v, v_max, lr, beta1, beta2, eps, weight_decay, decoupled,
+                  maximize, step):
+        """One Adam (AdamW with `decoupled`) step of parameter x and its state, in place."""
+        if not _optim_fits(x, grad, m, v, v_max):
+            return super().adam_step(x, grad, m, v, v_max, lr, beta1, beta2, eps,
+                                     weight_decay, decoupled, maximize, step)
+        _optim.adam_step(*_flat(x, grad, m, v, v_max), lr, beta1, beta2, eps, weight_decay,
+                         decoupled, maximize, float(step), _blas.openmp_info()[1])
+
+    def sgd_step(self, x, grad, buf, lr, momentum, dampening, weight_decay, nesterov,
+                 maximize, first):
+        """One SGD step of parameter x and its momentum buffer (or None), in place."""
+        if not _optim_fits(x, grad, buf):
+            return super().sgd_step(x, grad, buf, lr, momentum, dampening, weight_decay,
+                                    nesterov, maximize, first)
+        _optim.sgd_step(*_flat(x, grad, buf), lr, momentum, dampening, weight_decay, nesterov,
+                        maximize, first, _blas.openmp_info()[1])
+
+    def rmsprop_step(self, x, grad, v, g_avg, buf, lr, alpha, eps, weight_decay, momentum,
+                     maximize):
+        """One RMSprop step of parameter x and its state (g_avg, buf may be None), in place."""
+        if not _optim_fits(x, grad, v, g_avg, buf):
+            return super().rmsprop_step(x, grad, v, g_avg, buf, lr, alpha, eps, weight_decay,
+                                        momentum, maximize)
+        _optim.rmsprop_step(*_flat(x, grad, v, g_avg, buf), lr, alpha, eps, weight_decay,
+                            momentum, maximize, _blas.openmp_info()[1])
+
     # Gaussian processes. Non-empty matrices (the factorization's Fortran-ordered, the
     # passes' C-contiguous, float64 and square; other operands are made to fit) run on
     # _kernels/_gp.pyx; anything else on the twin.
@@ -136,6 +180,22 @@ class CythonBackend(NumpyBackend):
         row_sums = np.empty((w.shape[0], zt.shape[0]))      # (n, d)
         _gp.sqdist_contraction_upper(w, h, zt, row_sums)
         return row_sums.sum(axis=0)
+
+
+def _optim_fits(x, grad, *state):
+    """Whether the fused update kernels take parameter x, its gradient and its state arrays
+    (None skipped): non-empty, C-contiguous, aligned ndarrays of x's float dtype and shape,
+    all but the gradient writable."""
+    arrays = [x, grad] + [a for a in state if a is not None]
+    return (x.size > 0 and x.dtype in _GEMM_DTYPES
+            and all(type(a) is np.ndarray and a.dtype == x.dtype and a.shape == x.shape
+                    and a.flags.c_contiguous and a.flags.aligned for a in arrays)
+            and all(a.flags.writeable for a in arrays if a is not grad))
+
+
+def _flat(*arrays):
+    """Each array as a 1-D view (None stays None)."""
+    return [None if a is None else a.reshape(-1) for a in arrays]
 
 
 def _gp_square_fits(m):
@@ -195,11 +255,32 @@ def _c_contiguous(x):
     return np.require(x, requirements=["C", "A"])
 
 
+def _gemm(a_c, b_c, out, trans_a, trans_b):
+    """out = op(a_c) @ op(b_c): on the own packed GEMM or BLAS (see OWN_GEMM_MAX_MACS)."""
+    m, n = out.shape
+    k = a_c.shape[0] if trans_a else a_c.shape[1]
+    if (out.dtype == np.float32 and min(m, n, k) >= OWN_GEMM_MIN_SIDE
+            and m * n * k <= OWN_GEMM_MAX_MACS):
+        threads = _blas.openmp_info()[1]
+        _matmul.gemm(a_c, b_c, out, trans_a, trans_b, threads, _work(threads, out.dtype))
+    else:
+        _blas.gemm(a_c, b_c, out, trans_a, trans_b)
+
+
+def _work(threads, dtype):
+    """This thread's kept work buffer for the own GEMM (its contents are garbage)."""
+    nbytes = _matmul.work_size(threads) * dtype.itemsize
+    kept = getattr(_kept, "buffer", None)
+    if kept is None or kept.nbytes < nbytes:
+        kept = _kept.buffer = np.empty(nbytes, np.uint8)
+    return kept[:nbytes].view(dtype)
+
+
 def _matmul_2d(a, b):
     a_c, trans_a = _gemm_operand(a)
     b_c, trans_b = _gemm_operand(b)
     out = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)  # (m, n)
-    _blas.gemm(a_c, b_c, out, trans_a, trans_b)
+    _gemm(a_c, b_c, out, trans_a, trans_b)
     return out
 
 
@@ -213,7 +294,7 @@ def _matmul_batched(a, b, batch):
         # one (rows, k) @ (k, n) GEMM beats many small products (and copies of b).
         a_rows = _c_contiguous(a).reshape(rows, k)
         b_c, trans_b = _gemm_operand(b.reshape(k, n))
-        _blas.gemm(a_rows, b_c, out.reshape(rows, n), False, trans_b)
+        _gemm(a_rows, b_c, out.reshape(rows, n), False, trans_b)
         return out
     # General case: broadcast both operands to the full batch (copying only if broadcasting
     # was needed, or a layout BLAS cannot read) and run one GEMM per product.

@@ -1,4 +1,4 @@
-"""The Python side of the Cython conv and pool kernels: checks, layout, empty shapes, chunks.
+"""The Python side of the Cython conv and pool kernels: checks, layout, empty shapes, the ISA.
 
 `CythonBackend`'s conv and pool methods call these functions when `conv_fits` or `pool_fits`
 says the kernels can compute the result, and the NumPy twin (``numpy_conv.py``) otherwise.
@@ -6,37 +6,80 @@ Each function makes its inputs C-contiguous (copying only when they are not), ch
 shapes against the geometry, answers empty shapes itself (the kernels take ``&a[0, 0, 0, 0]``,
 which an empty array does not have), allocates the output and calls the kernel in
 ``scratchgen/_kernels/_conv.pyx`` or ``_pool.pyx``.
+
+The conv kernels run on a micro-kernel written for one instruction set: the widest this CPU
+runs (AVX-512, AVX2 + FMA, or plain C), chosen once at import, or the one that the switch
+``SCRATCHGEN_ISA=avx512|avx2|generic`` names.
 """
 
+import contextlib
+import os
 import threading
 
 import numpy as np
 
-from .._kernels import _blas, _conv, _pool
+from .._kernels import _blas, _conv, _matmul, _pool
 
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-# scipy.linalg.cython_blas takes sizes and leading dimensions as 32-bit C ints.
-_BLAS_INT_MAX = 2**31 - 1
 
-# The conv kernels unfold a chunk of images at a time into one column buffer (K rows,
-# chunk * H_out * W_out columns) and multiply it in one GEMM. CHUNK_BYTES bounds the chunk's
-# buffers, which hold at least one image per thread (see `chunk_images`). Smaller chunks stay
-# closer to the cache (one thread ran 15% faster with 4 MB); each chunk costs a hand-over
-# from OpenMP's threads to BLAS's and back, which stalls for a scheduler time slice when
-# other processes hold the cores (there 16-32 MB ran fastest). On an idle 2-core machine
-# 4-32 MB ran alike. (A 64x64-channel 3x3 conv on 32x32 images: 6 images per chunk.)
-CHUNK_BYTES = 16 * 2**20
-# Windows of at most this many values (K/G) are multiplied image by image (see
-# `direct_products`); DIRECT = True or False forces one way for every geometry.
-DIRECT_MAX_K = 64
-DIRECT = None
-# Each thread keeps the conv kernels' work buffer (columns, products) between calls, up to
-# this size (it goes when the thread ends). NOTE: a fresh buffer of several MB comes from
-# mmap, and touching its pages for the first time cost more than the im2col that fills them
-# (in a small CNN's training step, its 16->32 conv forward ran 5.3 ms with a fresh buffer,
-# 3.3 ms with the kept one). Larger buffers are freed after the call.
+# Each thread keeps the conv kernels' work buffer (packed weights, packing buffers, the weight
+# gradient's per-thread sums) between calls, up to this size (it goes when the thread ends).
+# NOTE: a fresh buffer of several MB comes from mmap, and touching its pages for the first
+# time costs more than the packing that fills them. Larger buffers are freed after the call.
 KEEP_WORK_BYTES = 64 * 2**20
 _kept = threading.local()
+
+
+# ------------------------------------------------------------------ the micro-kernels' ISA
+
+def _choose_isa():
+    """The ISA the conv kernels run on: SCRATCHGEN_ISA when set, else the widest this CPU has.
+
+    An ISA the CPU lacks would stop the process with an illegal instruction, so asking for
+    one is an error, raised here at import.
+    """
+    requested = os.environ.get("SCRATCHGEN_ISA", "")
+    if requested not in ("",) + _conv.ISAS:
+        raise ValueError(f"scratchgen: SCRATCHGEN_ISA must be one of {list(_conv.ISAS)} or "
+                         f"unset, got {requested!r}")
+    if requested and not _conv.isa_supported(requested):
+        raise ValueError(f"scratchgen: SCRATCHGEN_ISA={requested!r}, but this CPU (or this "
+                         f"build) cannot run it; it can run {supported_isas()}")
+    return requested or supported_isas()[0]
+
+
+def supported_isas():
+    """The ISAs whose micro-kernels this build has and this CPU runs, widest first."""
+    return [name for name in _conv.ISAS if _conv.isa_supported(name)]
+
+
+def current_isa():
+    """The ISA the conv kernels' micro-kernels run on now: 'avx512', 'avx2' or 'generic'."""
+    return _conv.isa()
+
+
+@contextlib.contextmanager
+def use_isa(name):
+    """Run the block's convolutions and own-GEMM products on the micro-kernels of ISA `name`
+    (process-wide: every thread's switch; meant for tests and benchmarks)."""
+    if name not in supported_isas():
+        raise ValueError(f"use_isa: {name!r} is not one of the ISAs this machine runs, "
+                         f"{supported_isas()}")
+    before = current_isa()
+    _set_isa(name)
+    try:
+        yield
+    finally:
+        _set_isa(before)
+
+
+def _set_isa(name):
+    # (The conv kernels and the own GEMM of matmul share the micro-kernels.)
+    _conv.set_isa(name)
+    _matmul.set_isa(name)
+
+
+_set_isa(_choose_isa())
 
 
 def _one_float_dtype(arrays):
@@ -49,9 +92,8 @@ def _one_float_dtype(arrays):
 
 def conv_fits(g, *arrays):
     """Whether the conv kernels can compute an op of geometry `g` on `arrays` (None skipped)."""
-    arrays = [a for a in arrays if a is not None]
-    K = g.C_in * g.KH * g.KW
-    return _one_float_dtype(arrays) and max(K, g.C_out, g.H_out * g.W_out) <= _BLAS_INT_MAX
+    # (The kernels index with 64-bit Py_ssize_t and call no BLAS: no size limit of their own.)
+    return _one_float_dtype([a for a in arrays if a is not None])
 
 
 def pool_fits(g, x):
@@ -89,47 +131,19 @@ def _check(op, g, pooling=False, **arrays):
                              f"{expected[name]}")
 
 
-def direct_products(g):
-    """Whether the conv kernels multiply image by image on the NCHW arrays (see _conv.pyx).
-
-    Worth it when each window has few values (K/G = C_in/G * KH * KW small): the product is
-    then cheap next to copying it between layouts, and small enough that BLAS runs it in
-    one thread anyway; and for 1x1 convolutions, whose GEMMs then read the images
-    themselves. `DIRECT`, when not None, overrides the choice (the tests use it).
-    """
-    if DIRECT is not None:
-        return DIRECT
-    # A 1x1 convolution with stride 1 and no padding needs no unfolding when direct.
-    pointwise = (g.KH, g.KW, g.stride, g.padding, g.H_out, g.W_out) == (
-        1, 1, (1, 1), (0, 0), g.H, g.W)
-    return pointwise or g.C_in // g.groups * g.KH * g.KW <= DIRECT_MAX_K
-
-
-def chunk_images(g, itemsize):
-    """How many images the conv kernels unfold and multiply at once.
-
-    As many as fit `CHUNK_BYTES` of column buffer and GEMM product, (C_in * KH * KW + C_out)
-    * L values per image, rounded down to whole rounds of the OpenMP threads (but at least
-    one image per thread, and at most N).
-    """
+def _work(direction, g, dtype):
+    """A work buffer for conv kernel `direction` (0 forward, 1 data, 2 weight gradient) and
+    the OpenMP thread count it is sized for: this thread's kept buffer when it is large
+    enough (its contents are garbage; the kernels overwrite what they read)."""
     threads = _blas.openmp_info()[1]
-    L = g.H_out * g.W_out
-    per_image = (g.C_in * g.KH * g.KW + g.C_out) * L * itemsize
-    chunk = max(threads, CHUNK_BYTES // per_image // threads * threads)
-    return max(1, min(chunk, g.N, _BLAS_INT_MAX // L))
-
-
-def _work(g, chunk, dtype):
-    """A work buffer for the conv kernels: `_conv.work_size` values of `dtype`, this thread's
-    kept buffer when it is large enough (its contents are garbage; the kernels overwrite)."""
     # (The kernels write into it unchecked: its size comes from the kernels' own formula.)
-    nbytes = _conv.work_size(g, chunk) * dtype.itemsize
+    nbytes = _conv.work_size(direction, g, threads, dtype.name) * dtype.itemsize
     if nbytes > KEEP_WORK_BYTES:
-        return np.empty(nbytes, np.uint8).view(dtype)
+        return threads, np.empty(nbytes, np.uint8).view(dtype)
     kept = getattr(_kept, "buffer", None)
     if kept is None or kept.nbytes < nbytes:
         kept = _kept.buffer = np.empty(nbytes, np.uint8)
-    return kept[:nbytes].view(dtype)
+    return threads, kept[:nbytes].view(dtype)
 
 
 # ------------------------------------------------------------------------------ convolution
@@ -144,9 +158,9 @@ def conv2d(x, w, b, g):
             y += b.reshape(1, -1, 1, 1)
         return y
     y = np.empty(g.y_shape, dtype=x.dtype)                           # (N, C_out, H_out, W_out)
-    chunk = chunk_images(g, x.itemsize)
+    threads, work = _work(0, g, x.dtype)
     _conv.conv2d(_contiguous(x), _contiguous(w), None if b is None else _contiguous(b), y, g,
-                 chunk, direct_products(g), _work(g, chunk, x.dtype))
+                 threads, work)
     return y
 
 
@@ -156,9 +170,8 @@ def conv2d_backward_data(grad_y, w, g):
     if grad_y.size == 0 or w.size == 0 or 0 in g.x_shape:
         return np.zeros(g.x_shape, dtype=grad_y.dtype)
     grad_x = np.empty(g.x_shape, dtype=grad_y.dtype)                 # (N, C_in, H, W)
-    chunk = chunk_images(g, grad_y.itemsize)
-    _conv.conv2d_backward_data(_contiguous(grad_y), _contiguous(w), grad_x, g, chunk,
-                               direct_products(g), _work(g, chunk, grad_y.dtype))
+    threads, work = _work(1, g, grad_y.dtype)
+    _conv.conv2d_backward_data(_contiguous(grad_y), _contiguous(w), grad_x, g, threads, work)
     return grad_x
 
 
@@ -168,9 +181,8 @@ def conv2d_backward_weight(grad_y, x, g):
     if grad_y.size == 0 or x.size == 0 or 0 in g.w_shape:
         return np.zeros(g.w_shape, dtype=x.dtype)
     grad_w = np.empty(g.w_shape, dtype=x.dtype)                      # (C_out, C_in/G, KH, KW)
-    chunk = chunk_images(g, x.itemsize)
-    _conv.conv2d_backward_weight(_contiguous(grad_y), _contiguous(x), grad_w, g, chunk,
-                                 direct_products(g), _work(g, chunk, x.dtype))
+    threads, work = _work(2, g, x.dtype)
+    _conv.conv2d_backward_weight(_contiguous(grad_y), _contiguous(x), grad_w, g, threads, work)
     return grad_w
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from . import numpy_conv, numpy_gp
+from . import numpy_conv, numpy_gp, numpy_optim
 
 
 class NumpyBackend:
@@ -83,6 +83,25 @@ class NumpyBackend:
     def sqdist_contraction_upper(self, w, h, z):
         """sum_{i<j} w_ij h_ij (z_ik - z_jk)^2 for each column k of z: shape (d,)."""
         return numpy_gp.sqdist_contraction_upper(w, h, z)
+
+    # Optimizer updates, in place: the definitions, with the math, are in numpy_optim.py.
+    def adam_step(self, x, grad, m, v, v_max, lr, beta1, beta2, eps, weight_decay, decoupled,
+                  maximize, step):
+        """One Adam (AdamW with `decoupled`) step of parameter x and its state, in place."""
+        numpy_optim.adam_step(x, grad, m, v, v_max, lr, beta1, beta2, eps, weight_decay,
+                              decoupled, maximize, step)
+
+    def sgd_step(self, x, grad, buf, lr, momentum, dampening, weight_decay, nesterov,
+                 maximize, first):
+        """One SGD step of parameter x and its momentum buffer (or None), in place."""
+        numpy_optim.sgd_step(x, grad, buf, lr, momentum, dampening, weight_decay, nesterov,
+                             maximize, first)
+
+    def rmsprop_step(self, x, grad, v, g_avg, buf, lr, alpha, eps, weight_decay, momentum,
+                     maximize):
+        """One RMSprop step of parameter x and its state (g_avg, buf may be None), in place."""
+        numpy_optim.rmsprop_step(x, grad, v, g_avg, buf, lr, alpha, eps, weight_decay,
+                                 momentum, maximize)
 
     def __repr__(self):
         return f"<scratchgen backend {self.name!r}>"

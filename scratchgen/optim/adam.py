@@ -1,11 +1,8 @@
 """Adam and AdamW: running averages of the gradient and its square, with bias correction."""
-import math
-
 import numpy as np
 
-from .optimizer import (
-    Optimizer, check_at_least, check_fraction, check_positive, effective_gradient,
-)
+from .. import backend
+from .optimizer import Optimizer, check_at_least, check_fraction, check_positive
 
 
 class Adam(Optimizer):
@@ -82,38 +79,12 @@ class Adam(Optimizer):
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = np.zeros_like(x)
         state["step"] += 1
-        t = state["step"]
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-
-        if self.decoupled_weight_decay:
-            # theta <- (1 - lr lambda) theta, before and apart from the adaptive step
-            x *= 1.0 - lr * weight_decay
-            g = effective_gradient(grad, x, 0.0, group["maximize"])
-        else:
-            g = effective_gradient(grad, x, weight_decay, group["maximize"])
-
-        work = np.empty_like(x)
-        # m_t = beta1 m_{t-1} + (1 - beta1) g_t
-        m *= beta1
-        np.multiply(g, 1.0 - beta1, out=work)
-        m += work
-        # v_t = beta2 v_{t-1} + (1 - beta2) g_t^2
-        v *= beta2
-        np.multiply(g, g, out=work)
-        work *= 1.0 - beta2
-        v += work
-        if group["amsgrad"]:
-            v_max = state["max_exp_avg_sq"]
-            np.maximum(v_max, v, out=v_max)
-            v = v_max
-        # denominator: sqrt(v_t) / sqrt(1 - beta2^t) + eps
-        np.sqrt(v, out=work)
-        work /= math.sqrt(1.0 - beta2 ** t)
-        work += eps
-        # theta_t = theta_{t-1} - lr / (1 - beta1^t) * m_t / denominator
-        np.divide(m, work, out=work)
-        work *= lr / (1.0 - beta1 ** t)
-        x -= work
+        # One pass over x, its gradient and state (the backend's kernel; the NumPy twin in
+        # backend/numpy_optim.py spells out the update above step by step).
+        backend.current().adam_step(
+            x, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"), lr,
+            beta1, beta2, eps, weight_decay, self.decoupled_weight_decay, group["maximize"],
+            state["step"])
 
 
 class AdamW(Adam):

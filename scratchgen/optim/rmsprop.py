@@ -1,9 +1,8 @@
 """RMSprop: divide the gradient by a running root-mean-square of recent gradients."""
 import numpy as np
 
-from .optimizer import (
-    Optimizer, check_at_least, check_number, check_positive, effective_gradient,
-)
+from .. import backend
+from .optimizer import Optimizer, check_at_least, check_number, check_positive
 
 
 class RMSprop(Optimizer):
@@ -81,37 +80,8 @@ class RMSprop(Optimizer):
             if group["centered"]:
                 state["grad_avg"] = np.zeros_like(x)
         state["step"] += 1
-        g = effective_gradient(grad, x, float(group["weight_decay"]), group["maximize"])
-
-        work = np.empty_like(x)
-        # v_t = alpha v_{t-1} + (1 - alpha) g_t^2
-        v = state["square_avg"]
-        v *= alpha
-        np.multiply(g, g, out=work)
-        work *= 1.0 - alpha
-        v += work
-        if group["centered"]:
-            # gbar_t = alpha gbar_{t-1} + (1 - alpha) g_t
-            g_avg = state["grad_avg"]
-            g_avg *= alpha
-            np.multiply(g, 1.0 - alpha, out=work)
-            g_avg += work
-            # a_t = sqrt(v_t - gbar_t^2) + eps
-            np.multiply(g_avg, g_avg, out=work)
-            np.subtract(v, work, out=work)
-            np.sqrt(work, out=work)
-        else:
-            # a_t = sqrt(v_t) + eps
-            np.sqrt(v, out=work)
-        work += eps
-        np.divide(g, work, out=work)
-        if momentum > 0:
-            # b_t = mu b_{t-1} + g_t / a_t;  theta_t = theta_{t-1} - lr b_t
-            buf = state["momentum_buffer"]
-            buf *= momentum
-            buf += work
-            np.multiply(buf, lr, out=work)
-        else:
-            # theta_t = theta_{t-1} - lr g_t / a_t
-            work *= lr
-        x -= work
+        # One pass over x, its gradient and state (the backend's kernel; the NumPy twin in
+        # backend/numpy_optim.py spells out the update above step by step).
+        backend.current().rmsprop_step(
+            x, grad, state["square_avg"], state.get("grad_avg"), state.get("momentum_buffer"),
+            lr, alpha, eps, float(group["weight_decay"]), momentum, group["maximize"])

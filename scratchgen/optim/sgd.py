@@ -1,7 +1,8 @@
 """Stochastic gradient descent, with optional (Nesterov) momentum and L2 weight decay."""
 import numpy as np
 
-from .optimizer import Optimizer, check_at_least, effective_gradient
+from .. import backend
+from .optimizer import Optimizer, check_at_least
 
 
 class SGD(Optimizer):
@@ -66,28 +67,16 @@ class SGD(Optimizer):
 
     def _update(self, param, grad, group):
         x = param.data
-        lr, momentum = float(group["lr"]), float(group["momentum"])
-        g = effective_gradient(grad, x, float(group["weight_decay"]), group["maximize"])
-        work = np.empty_like(x)
-        direction = g
+        momentum = float(group["momentum"])
+        buf, first = None, False
         if momentum != 0:
             state = self.state.setdefault(param, {})
             buf = state.get("momentum_buffer")
             if buf is None:
-                # b_1 = g_1
-                buf = state["momentum_buffer"] = np.array(g, dtype=x.dtype, copy=True)
-            else:
-                # b_t = mu b_{t-1} + (1 - tau) g_t
-                buf *= momentum
-                np.multiply(g, 1.0 - float(group["dampening"]), out=work)
-                buf += work
-            if group["nesterov"]:
-                # d_t = g_t + mu b_t
-                np.multiply(buf, momentum, out=work)
-                work += g
-                direction = work
-            else:
-                direction = buf
-        # theta_t = theta_{t-1} - lr d_t
-        np.multiply(direction, lr, out=work)
-        x -= work
+                buf = state["momentum_buffer"] = np.empty_like(x)   # the step sets b_1 = g_1
+                first = True
+        # One pass over x, its gradient and buffer (the backend's kernel; the NumPy twin in
+        # backend/numpy_optim.py spells out the update above step by step).
+        backend.current().sgd_step(
+            x, grad, buf, float(group["lr"]), momentum, float(group["dampening"]),
+            float(group["weight_decay"]), group["nesterov"], group["maximize"], first)

@@ -1,0 +1,96 @@
+"""Row-major matrix products on scratchgen's own packed micro-kernel (BLIS style).
+
+The same GEMM as the conv kernels' (``_packed.pxd``, ``sg_microkernel.h``), for plain
+matrices: C (m, n) = op(A) @ op(B). op(X) is X or X^T; a transposed operand costs nothing,
+as the packing routine reads it through strides. The NumPy twin is ``numpy.matmul``.
+
+Why a second GEMM next to SciPy's BLAS (``_blas.pyx``): BLAS runs its own thread pool, and in
+a training step its products alternate with the OpenMP loops of the conv and pooling kernels;
+the idle threads of one pool spin on the cores the other needs. Products small enough that
+this hand-over costs more than BLAS's faster large-matrix code saves run here, on the one
+OpenMP pool (``scratchgen.backend.cython_backend`` chooses, by size).
+
+Loops: ONE OpenMP loop over column blocks of C (NC wide; or over (MC, NC) tiles when there
+are fewer column blocks than threads). A task packs its (KC, NC) block of B once per KC and
+walks the MC-row blocks of A under it, each packed into the thread's own buffer.
+
+The caller guarantees C-contiguous, non-empty operands of one dtype with matching shapes,
+a work buffer of ``work_size(...)`` values and ``threads`` at least OpenMP's thread count.
+"""
+
+from cython cimport floating
+from cython.parallel cimport parallel, prange, threadid
+
+from ._packed cimport macro_kernel, pack, register_block, round_up, sg_isa_named, sg_isa_t
+
+cdef enum:
+    KC = 256        # most depth of a packed block (k is split into equal blocks up to this)
+    MC = 132        # rows of A per tile (a multiple of every MR: 4, 6, 12; a batch of 128
+                    # is one tile)
+    NC = 256        # columns of B per tile (a multiple of every NR: 8, 16, 32)
+
+cdef const sg_isa_t* _isa = sg_isa_named(b"generic")
+
+
+def set_isa(str name):
+    """Run the micro-kernels of ISA `name` from now on (as _conv.set_isa)."""
+    global _isa
+    _isa = sg_isa_named(name.encode())
+
+
+def work_size(Py_ssize_t threads):
+    """Values of work buffer `gemm` needs: per thread an (MC, KC) and a (KC, NC) block."""
+    return threads * (MC + NC) * KC
+
+
+cdef void _gemm(const sg_isa_t* isa, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                const floating* a, Py_ssize_t a_rs, Py_ssize_t a_cs, const floating* b,
+                Py_ssize_t b_rs, Py_ssize_t b_cs, floating* c, floating* work,
+                int threads) noexcept nogil:
+    """C (m, n) = A @ B, element (i, p) of A at a[i * a_rs + p * a_cs], (p, j) of B at
+    b[p * b_rs + j * b_cs]."""
+    cdef int mr, nr
+    register_block(isa, c, &mr, &nr)
+    cdef Py_ssize_t row_tiles = (m + MC - 1) // MC, col_tiles = (n + NC - 1) // NC
+    # Tasks of whole columns of C, unless that leaves threads idle.
+    cdef Py_ssize_t rows_per_task = row_tiles if col_tiles >= threads else 1
+    cdef Py_ssize_t tasks = col_tiles * (row_tiles // rows_per_task)
+    # k in equal blocks of at most KC (784 = 4 x 196, not 3 x 256 + 16)
+    cdef Py_ssize_t k_blocks = (k + KC - 1) // KC, k_step = (k + k_blocks - 1) // k_blocks
+    cdef Py_ssize_t task, it, i0, j0, rows, cols, kb, k0, kc
+    cdef floating* apack
+    cdef floating* bpack
+    with parallel(num_threads=threads):
+        apack = work + threadid() * (MC + NC) * KC
+        bpack = apack + MC * KC
+        for task in prange(tasks, schedule="dynamic"):
+            j0 = task % col_tiles * NC
+            cols = min(NC, n - j0)
+            for kb in range(k_blocks):
+                k0 = kb * k_step
+                kc = min(k_step, k - k0)
+                # B[k0:k0+kc, j0:j0+cols] in NR-column panels (B's columns are the packed
+                # rows, its k the depth).
+                pack(b + k0 * b_rs + j0 * b_cs, b_cs, b_rs, cols, kc, nr, bpack, kc * nr)
+                for it in range(rows_per_task):
+                    i0 = (task // col_tiles * rows_per_task + it) * MC
+                    rows = min(MC, m - i0)
+                    # A[i0:i0+rows, k0:k0+kc] in MR-row panels
+                    pack(a + i0 * a_rs + k0 * a_cs, a_rs, a_cs, rows, kc, mr, apack, kc * mr)
+                    # C[i0:, j0:] (+)= A[i0:, k0:k0+kc] @ B[k0:k0+kc, j0:]
+                    macro_kernel(isa, rows, cols, kc, apack, kc * mr, bpack, kc * nr,
+                                 c + i0 * n + j0, n, k0 > 0)
+
+
+def gemm(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] c,
+         bint trans_a, bint trans_b, int threads, floating[::1] work):
+    """C = op(A) @ op(B), overwriting c (m, n); a is (m, k), or (k, m) when `trans_a`; b is
+    (k, n), or (n, k) when `trans_b`. `work`: at least work_size(threads) values."""
+    cdef Py_ssize_t m = c.shape[0], n = c.shape[1], k = a.shape[0] if trans_a else a.shape[1]
+    cdef Py_ssize_t lda = a.shape[1], ldb = b.shape[1]
+    cdef const sg_isa_t* isa = _isa
+    with nogil:
+        # op(A)[i, p] is a[i, p] (strides lda, 1) or a[p, i] (1, lda); likewise for B.
+        _gemm(isa, m, n, k, &a[0, 0], 1 if trans_a else lda, lda if trans_a else 1,
+              &b[0, 0], 1 if trans_b else ldb, ldb if trans_b else 1, &c[0, 0], &work[0],
+              threads)

@@ -1,0 +1,81 @@
+"""scratchgen's own packed GEMM (_kernels/_matmul.pyx) against numpy.matmul.
+
+Every micro-kernel ISA this machine runs, both dtypes, both transposes of each operand, and
+sizes that cross the cache blocks (MC = 96 rows, NC = 256 columns, KC = 256 deep) with a
+partial block at each end; also through the backend's matmul, which sends float32 products
+of medium size here. Tolerances: see tests/_kernel_helpers.py.
+"""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests._kernel_helpers import DTYPES, assert_close, conv_isas, cython, examples, needs_kernels
+
+ISA_PARAMS = [pytest.param(isa, marks=pytest.mark.skipif(
+    isa not in conv_isas(), reason=f"this CPU (or build) cannot run the {isa} micro-kernels"))
+    for isa in ("avx512", "avx2", "generic")]
+
+
+def own_gemm(a, b, trans_a, trans_b, isa):
+    from scratchgen._kernels import _blas, _matmul
+    from scratchgen.backend import cython_conv
+
+    m = a.shape[1] if trans_a else a.shape[0]
+    n = b.shape[0] if trans_b else b.shape[1]
+    threads = _blas.openmp_info()[1]
+    c = np.empty((m, n), a.dtype)
+    # The work buffer starts out NaN: a kernel that read it before writing would show.
+    work = np.full(_matmul.work_size(threads), np.nan, a.dtype)
+    with cython_conv.use_isa(isa):
+        _matmul.gemm(a, b, c, trans_a, trans_b, threads, work)
+    return c
+
+
+def check(m, k, n, trans_a, trans_b, dtype, isa, seed=0):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
+    op_a, op_b = (a.T if trans_a else a), (b.T if trans_b else b)
+    magnitude = np.abs(op_a.astype(np.float64)) @ np.abs(op_b.astype(np.float64))
+    assert_close(own_gemm(a, b, trans_a, trans_b, isa), op_a @ op_b, magnitude)
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("isa", ISA_PARAMS)
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+@pytest.mark.parametrize(("m", "k", "n"), [
+    (64, 100, 6272),        # a DCGAN generator's linear layer
+    (197, 513, 300),        # every block partial at the end, several blocks on each side
+    (1, 1, 1),
+    (7, 3, 530),            # one row tile, columns in 3 tasks
+])
+def test_own_gemm_matches_numpy(dtype, isa, trans_a, trans_b, m, k, n):
+    check(m, k, n, trans_a, trans_b, dtype, isa)
+
+
+@needs_kernels
+@examples
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(1, 300), st.booleans(),
+       st.booleans(), st.sampled_from(DTYPES), st.sampled_from(conv_isas() or ["generic"]),
+       st.integers(0, 2**32 - 1))
+def test_own_gemm_matches_numpy_on_odd_shapes(m, k, n, trans_a, trans_b, dtype, isa, seed):
+    check(m, k, n, trans_a, trans_b, dtype, isa, seed)
+
+
+@needs_kernels
+@pytest.mark.parametrize("shape", [(128, 784, 400), (64, 20, 16), (1024, 1024, 1024),
+                                   (64, 6272, 1)])
+def test_backend_matmul_agrees_on_both_gemms(shape):
+    """Medium float32 products take the own GEMM, the others BLAS: both are right."""
+    m, k, n = shape
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((n, k)).astype(np.float32).T          # a transposed view
+    magnitude = np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64))
+    assert_close(cython().matmul(a, b), a @ b, magnitude)
+    stacked = a.reshape(2, m // 2, k) if m % 2 == 0 else a[None]  # (..., m, k) @ (k, n)
+    assert_close(cython().matmul(stacked, b), stacked @ b,
+                 magnitude.reshape(stacked.shape[:-1] + (n,)))
