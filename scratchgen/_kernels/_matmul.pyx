@@ -10,9 +10,10 @@ the idle threads of one pool spin on the cores the other needs. Products small e
 this hand-over costs more than BLAS's faster large-matrix code saves run here, on the one
 OpenMP pool (``scratchgen.backend.cython_backend`` chooses, by size).
 
-Loops: ONE OpenMP loop over column blocks of C (NC wide; or over (MC, NC) tiles when there
-are fewer column blocks than threads). A task packs its (KC, NC) block of B once per KC and
-walks the MC-row blocks of A under it, each packed into the thread's own buffer.
+Loops: ONE OpenMP loop over column blocks of C (of equal width, at most NC; or over (MC,
+width) tiles when there are fewer column blocks than threads). A task packs its (KC, width)
+block of B once per KC and walks the MC-row blocks of A under it, each packed into the
+thread's own buffer.
 
 The caller guarantees C-contiguous, non-empty operands of one dtype with matching shapes,
 a work buffer of ``work_size(...)`` values and ``threads`` at least OpenMP's thread count.
@@ -51,7 +52,12 @@ cdef void _gemm(const sg_isa_t* isa, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
     b[p * b_rs + j * b_cs]."""
     cdef int mr, nr
     register_block(isa, c, &mr, &nr)
-    cdef Py_ssize_t row_tiles = (m + MC - 1) // MC, col_tiles = (n + NC - 1) // NC
+    # Column blocks of equal width (whole NR panels, at most NC), at least one per thread
+    # where n allows: 400 columns on 2 threads are 208 + 192, not 256 + 144.
+    cdef Py_ssize_t col_tiles = max((n + NC - 1) // NC, min(threads, (n + nr - 1) // nr))
+    cdef Py_ssize_t width = round_up((n + col_tiles - 1) // col_tiles, nr)
+    col_tiles = (n + width - 1) // width
+    cdef Py_ssize_t row_tiles = (m + MC - 1) // MC
     # Tasks of whole columns of C, unless that leaves threads idle.
     cdef Py_ssize_t rows_per_task = row_tiles if col_tiles >= threads else 1
     cdef Py_ssize_t tasks = col_tiles * (row_tiles // rows_per_task)
@@ -64,8 +70,8 @@ cdef void _gemm(const sg_isa_t* isa, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
         apack = work + threadid() * (MC + NC) * KC
         bpack = apack + MC * KC
         for task in prange(tasks, schedule="dynamic"):
-            j0 = task % col_tiles * NC
-            cols = min(NC, n - j0)
+            j0 = task % col_tiles * width
+            cols = min(width, n - j0)
             for kb in range(k_blocks):
                 k0 = kb * k_step
                 kc = min(k_step, k - k0)

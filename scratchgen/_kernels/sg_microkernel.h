@@ -1,16 +1,18 @@
-/* The GEMM micro-kernels of the packed convolutions (_igemm.pyx): the only ISA-specific code.
+/* The GEMM micro-kernels of the packed convolutions (_conv.pyx) and products (_matmul.pyx):
+ * the only ISA-specific code.
  *
  * A micro-kernel multiplies one packed MR-row panel of A by one packed NR-column panel of B,
  * kc deep, and adds the (MR, NR) result into C (or stores it):
  *
  *     C[i, j] (+)= sum_p a[p * MR + i] * b[p * NR + j]        0 <= i < MR, 0 <= j < NR
  *
- * Both panels are laid out in the order they are read (the packing routines in _igemm.pyx
- * put them there), so the loop over p streams through memory: per step one column of A
- * (MR scalars, each broadcast) and one row of B (NR values, NR / VLEN vectors), MR * NR / VLEN
- * fused multiply-adds into accumulators that stay in registers the whole time. This is the
- * BLIS design ("the micro-kernel is the only part written per architecture"); its loops
- * around the micro-kernel, the packing and the threads live in _igemm.pyx.
+ * Both panels are laid out in the order they are read (the packing routines of _packed.pxd
+ * and _conv.pyx put them there), so the loop over p streams through memory: per step one
+ * column of A (MR scalars, each broadcast) and one row of B (NR values, NR / VLEN vectors),
+ * MR * NR / VLEN fused multiply-adds into accumulators that stay in registers the whole
+ * time. This is the BLIS design ("the micro-kernel is the only part written per
+ * architecture"); the loops around the micro-kernel, the packing and the threads live in
+ * _packed.pxd, _conv.pyx and _matmul.pyx.
  *
  * Three instruction sets, one source: each kernel below is the same C, written with GCC /
  * clang vector extensions and compiled for its ISA through a target attribute, so one build
