@@ -10,15 +10,18 @@
 DotProduct, Polynomial, Constant, White, sums and products); ``GaussianProcessRegressor``
 follows Rasmussen & Williams, Algorithm 2.1; ``SparseGPRegressor`` is Titsias' (2009)
 variational sparse GP for large n; ``GaussianProcessClassifier`` is the Laplace approximation
-(Rasmussen & Williams, Algorithms 3.1 and 3.2); ``linalg.cholesky_with_jitter`` is the one
-factorization everything uses.
+(Rasmussen & Williams, Algorithms 3.1 and 3.2); ``GPLVM`` (Lawrence, 2005) and ``BayesianGPLVM``
+(Titsias & Lawrence, 2010) are the GP latent variable models that generate data;
+``linalg.cholesky_with_jitter`` is the one factorization everything uses.
 """
 from . import kernels
 from .linalg import NotPositiveDefiniteError, cholesky_with_jitter
+from .bayesian_gplvm import BayesianGPLVM
 from .classification import GaussianProcessClassifier
+from .gplvm import GPLVM
 from .regression import GaussianProcessRegressor
 from .sparse import SparseGPRegressor
 from .validation import NotFittedError
 
-__all__ = ["GaussianProcessClassifier", "GaussianProcessRegressor", "NotFittedError",
+__all__ = ["BayesianGPLVM", "GPLVM", "GaussianProcessClassifier", "GaussianProcessRegressor", "NotFittedError",
            "NotPositiveDefiniteError", "SparseGPRegressor", "cholesky_with_jitter", "kernels"]

@@ -15,11 +15,14 @@ Every kernel answers these questions about a 2-D input ``X`` of shape (n, d):
                               (n, n, n_free) tensor. Inside, W travels folded into its
                               upper triangle (``fold_upper``): dK is symmetric, so half of
                               W says it all, and the likelihood makes it that way directly
+``k.input_vjp(X, W)``         sum_ij W_ij dK_ij/dX, shape (n, d): the gradient of <W, K> in
+                              the inputs, which moves the latent points of a GP-LVM
 ``k.tensor(X, Y, theta)``     K built from scratchgen Tensor ops, so autograd can
                               differentiate it with respect to theta or to the inputs
 
 A leaf kernel implements ``_forward`` (K plus what its gradients reuse), ``_dK`` and ``_vjp``
-for each hyperparameter name, ``_diag`` and ``_tensor``; this class does the bookkeeping.
+for each hyperparameter name, ``_diag``, ``_input_vjp`` and ``_tensor``; this class does the
+bookkeeping.
 NOTE: ``_forward`` must return a new K that the kernel does not keep: the composites scale and
 add to it in place, and the likelihood factors it in place.
 """
@@ -247,6 +250,30 @@ class Kernel:
                                  f"of K, {(n, n)}, got {W.shape}")
             return vjp(fold_upper(W))
         return K, folded_vjp
+
+    def input_vjp(self, X, W):
+        """The gradient in the inputs of <W, K(X, X)> = sum_ij W_ij k(x_i, x_j), shape (n, d).
+
+        x_i appears in row i and column i of K. For a symmetric k the two add up to
+
+            d<W, K>/dx_i = sum_j (W + W^T)_ij  dk(x_i, x_j)/dx_i
+
+        (the derivative in the first argument), which the leaves compute from W + W^T.
+        Coinciding points of a kernel with a kink there (Matern 1/2) get the zero subgradient.
+        """
+        caller = f"{type(self).__name__}.input_vjp"
+        X = check_input(X, caller)
+        self._check_features(X.shape[1])
+        W = np.asarray(W, dtype=np.float64)
+        n = X.shape[0]
+        if W.shape != (n, n):
+            raise ValueError(f"{caller}: W must have the shape of K(X, X), {(n, n)}, got "
+                             f"{W.shape}")
+        return self._input_vjp(W + W.T, X)
+
+    def _input_vjp(self, W_sym, X):
+        """sum_j W_sym_ij dk(x_i, x_j)/dx_i for a symmetric W_sym; (n, d)."""
+        raise NotImplementedError(f"{type(self).__name__}: no gradient in the inputs")
 
     def _check_features(self, n_features):
         """Raise when the kernel's per-dimension hyperparameters do not fit ``n_features``."""

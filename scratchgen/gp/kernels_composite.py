@@ -6,6 +6,8 @@ the prefixes ``k1__`` and ``k2__`` (scikit-learn's names). The derivative rules:
 - sum:     d(K1 + K2)/dtheta1 = dK1/dtheta1
 - product: d(K1 * K2)/dtheta1 = dK1/dtheta1 * K2   (elementwise)
 
+and the same for the inputs X (``input_vjp``).
+
 so for the vector-Jacobian product, a product hands ``W * K2`` to ``k1`` and ``W * K1`` to
 ``k2``: sum_ij W_ij (dK1_ij K2_ij) = sum_ij (W * K2)_ij dK1_ij.
 """
@@ -124,6 +126,9 @@ class Sum(_Operator):
             return K
         return super()._value(X, Y)
 
+    def _input_vjp(self, W_sym, X):
+        return self.k1._input_vjp(W_sym, X) + self.k2._input_vjp(W_sym, X)
+
     def _value_and_gradient(self, X):
         K1, dK1 = self.k1._value_and_gradient(X)
         K2, dK2 = self.k2._value_and_gradient(X)
@@ -177,6 +182,14 @@ class Product(_Operator):
             K *= self.k2.constant_value
             return K
         return super()._value(X, Y)
+
+    def _input_vjp(self, W_sym, X):
+        if isinstance(self.k1, ConstantKernel):
+            return self.k1.constant_value * self.k2._input_vjp(W_sym, X)
+        if isinstance(self.k2, ConstantKernel):
+            return self.k2.constant_value * self.k1._input_vjp(W_sym, X)
+        K1, K2 = self.k1._value(X, None), self.k2._value(X, None)
+        return self.k1._input_vjp(W_sym * K2, X) + self.k2._input_vjp(W_sym * K1, X)
 
     def _value_and_gradient(self, X):
         K1, dK1 = self.k1._value_and_gradient(X)

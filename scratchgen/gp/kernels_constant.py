@@ -49,6 +49,9 @@ class ConstantKernel(Kernel):
         # sum_ij W_ij * c
         return self.constant_value * W.sum()
 
+    def _input_vjp(self, W_sym, X):
+        return np.zeros(X.shape)
+
     def _diag(self, X):
         return np.full(X.shape[0], self.constant_value)
 
@@ -96,6 +99,9 @@ class WhiteKernel(Kernel):
     def _vjp(self, name, W, X, K, cache):
         # sum_ij W_ij * s * I_ij = s * tr(W)
         return self.noise_level * np.trace(W)
+
+    def _input_vjp(self, W_sym, X):
+        return np.zeros(X.shape)          # s * I does not move with the inputs
 
     def _diag(self, X):
         return np.full(X.shape[0], self.noise_level)

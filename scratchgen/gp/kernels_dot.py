@@ -1,8 +1,10 @@
 """Dot-product kernels: DotProduct (alias Linear) and Polynomial. Not stationary.
 
 DotProduct:  k(x, x') = sigma_0^2 + x . x'              dk/dlog sigma_0 = 2 sigma_0^2
+                                                         dk/dx = x'
 Polynomial:  k(x, x') = (sigma_0^2 + x . x')^degree
              dk/dlog sigma_0 = degree (sigma_0^2 + x . x')^(degree - 1) 2 sigma_0^2
+             dk/dx = degree (sigma_0^2 + x . x')^(degree - 1) x'
 
 A GP with the DotProduct kernel is Bayesian linear regression with a N(0, 1) prior on each
 weight and N(0, sigma_0^2) on the bias (R&W section 4.2.2).
@@ -50,6 +52,9 @@ class DotProduct(Kernel):
 
     def _vjp(self, name, W, X, K, cache):
         return 2.0 * self.sigma_0**2 * W.sum()
+
+    def _input_vjp(self, W_sym, X):
+        return W_sym @ X
 
     def _diag(self, X):
         return np.einsum("ij,ij->i", X, X) + self.sigma_0**2
@@ -99,6 +104,10 @@ class Polynomial(DotProduct):
 
     def _vjp(self, name, W, X, K, base):
         return frobenius_dot(W, self._dK(name, X, K, base)[:, :, 0])
+
+    def _input_vjp(self, W_sym, X):
+        base = self._base(X, None)
+        return (W_sym * (self.degree * base ** (self.degree - 1))) @ X
 
     def _diag(self, X):
         return super()._diag(X) ** self.degree

@@ -6,6 +6,7 @@
 
     dK/dlog l = 4 sin^2(a) / l^2 * K
     dK/dlog p = 4 a sin(a) cos(a) / l^2 * K
+    dK/dx     = -4 sin(a) cos(a) pi / (p l^2) * K * (x - x') / d    (0 at d = 0)
 """
 import numpy as np
 from scipy.spatial.distance import cdist
@@ -60,6 +61,14 @@ class ExpSineSquared(Kernel):
 
     def _vjp(self, name, W, X, K, cache):
         return frobenius_dot(W, self._dK(name, X, K, cache)[:, :, 0])
+
+    def _input_vjp(self, W_sym, X):
+        K, (a, sin_a) = self._forward(X, None)
+        d = a * (self.periodicity / np.pi)
+        dk_dd = (-4.0 * np.pi / (self.periodicity * self.length_scale**2)) * sin_a * np.cos(a) * K
+        M = np.zeros_like(d)
+        np.divide(W_sym * dk_dd, d, out=M, where=d > 0)
+        return M.sum(axis=1)[:, None] * X - M @ X
 
     def _diag(self, X):
         return np.ones(X.shape[0])

@@ -72,6 +72,13 @@ class _ScaledDistanceKernel(Kernel):
                                                       X / self.length_scale)
         return g if self.anisotropic else g.sum()
 
+    def _input_vjp(self, W_sym, X):
+        # dk(x_i, x_j)/dx_i = f'(S_ij) dS_ij/dx_i = -h_ij (x_i - x_j) / l^2, so with
+        # M = W_sym o h the sum over j is -(rowsum(M)_i x_i - (M X)_i) / l^2.
+        K, cache = self._forward(X, None)
+        M = W_sym * self._h(K, cache)
+        return (M @ X - M.sum(axis=1)[:, None] * X) / self.length_scale**2
+
     def _tensor_sqdist(self, X, Y, length_scale):
         """S as a Tensor: (n, 1, d) - (1, m, d) differences, squared and summed over d."""
         Zx = X / length_scale

@@ -39,6 +39,11 @@ class LikelihoodTerms(NamedTuple):
         K^-1 Y.
     jitter : float
         Added to the diagonal beyond the noise (see ``cholesky_with_jitter``).
+    weight : ndarray (n, n) or None
+        With the gradient: W = alpha alpha^T - t K^-1 folded into its lower triangle (the
+        off-diagonal entries doubled; NOTE: what lies above it is left over from the
+        factorization, read ``np.tril(weight)``), so that d/dK_ij of the value is
+        (T + T^T)_ij / 4 with T = tril(weight), which the GP-LVM carries to the inputs.
     """
 
     value: float
@@ -46,6 +51,7 @@ class LikelihoodTerms(NamedTuple):
     L: object
     alpha: np.ndarray
     jitter: float
+    weight: object = None
 
 
 def log_marginal_likelihood(kernel, X, Y, noise, eval_gradient=False,
@@ -91,7 +97,7 @@ def log_marginal_likelihood(kernel, X, Y, noise, eval_gradient=False,
     W_lower = _lml_weight_lower(L, alpha, row_norms)
     # W_lower is lower triangular; its transpose is C-ordered, which the kernels read faster.
     gradient = 0.5 * vjp(W_lower.T)
-    return LikelihoodTerms(float(value), gradient, None, alpha, jitter)
+    return LikelihoodTerms(float(value), gradient, None, alpha, jitter, W_lower)
 
 
 def _lml_weight_lower(L, alpha, row_norms):

@@ -1,0 +1,133 @@
+"""What the two GP latent variable models share: input checks, PCA start, sampling, optimizing.
+
+A GP latent variable model explains each row y_n of Y (n, D) as a GP of a latent point x_n
+(Q << D dimensions), one GP per column with a shared kernel. Fitting places the latent points;
+generating draws new latent points and decodes them through the GP's predictive mean
+(``decode``), with its predictive standard deviation when asked.
+"""
+import numbers
+
+import numpy as np
+from scipy import optimize
+
+from ..estimator import BaseEstimator
+from ..progress import progress_bar
+from ..random_state import check_random_state
+from .kernels_base import Kernel
+from .validation import check_fitted, check_input, check_n_features
+
+__all__ = ["LatentVariableModel", "check_observations", "minimize_lbfgs", "pca_latent"]
+
+
+def check_observations(Y, latent_dim, caller, min_rows=2):
+    """Y as a finite float64 (n, D) array with n >= ``min_rows`` and D >= ``latent_dim``."""
+    Y = check_input(Y, caller, "Y")
+    if Y.shape[0] < min_rows:
+        raise ValueError(f"{caller}: Y needs at least {min_rows} rows, got shape {Y.shape}")
+    if latent_dim > Y.shape[1]:
+        raise ValueError(f"{caller}: latent_dim={latent_dim} is larger than the {Y.shape[1]} "
+                         f"columns of Y; a latent space has fewer dimensions than the data")
+    return Y
+
+
+def check_positive_int(value, name, caller, low=1):
+    """``value`` as an int >= ``low``, or a ValueError naming it."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
+        raise ValueError(f"{caller}: {name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def check_kernel(kernel, caller):
+    if kernel is not None and not isinstance(kernel, Kernel):
+        raise TypeError(f"{caller}: kernel must be a scratchgen.gp.kernels.Kernel or None, got "
+                        f"{type(kernel).__name__}")
+
+
+def pca_latent(Y, latent_dim):
+    """The first ``latent_dim`` principal components of centred Y, each scaled to unit variance.
+
+    Returns
+    -------
+    X : ndarray (n, latent_dim)
+    fractions : ndarray (latent_dim,)
+        Each component's variance relative to the first one's (1 for the first).
+    """
+    U, s, _ = np.linalg.svd(Y - Y.mean(axis=0), full_matrices=False)
+    X = U[:, :latent_dim] * np.sqrt(Y.shape[0])         # unit variance per column
+    variances = s[:latent_dim] ** 2
+    fractions = variances / variances[0] if variances[0] > 0 else np.ones(latent_dim)
+    return X, np.maximum(fractions, 1e-3)
+
+
+def minimize_lbfgs(objective, x0, bounds, max_iter, caller, verbose):
+    """Minimize ``objective`` (value and gradient) by L-BFGS-B, at most ``max_iter`` iterations.
+
+    Returns scipy's OptimizeResult; the progress bar (when ``verbose``) counts evaluations.
+    """
+    with progress_bar(desc=caller, enabled=bool(verbose), unit=" evaluations") as bar:
+        def counted(x):
+            value, grad = objective(x)
+            bar.update()
+            bar.set_postfix(objective=f"{-value:.6g}", refresh=False)
+            return value, grad
+        return optimize.minimize(counted, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                                 options={"maxiter": max_iter, "maxfun": 2 * max_iter})
+
+
+class LatentVariableModel(BaseEstimator):
+    """Base of GPLVM and BayesianGPLVM: ``sample``, ``decode`` and the fitted-state checks.
+
+    Subclasses implement ``_draw_latent(n, rng)`` and ``_predict_latent(X) -> (mean, var)``,
+    the predictive mean (n, D) of the centred data and the variance (n,) of f at X.
+    """
+
+    def decode(self, X, return_std=False):
+        """Map latent points to data space through the GP's predictive mean.
+
+        Parameters
+        ----------
+        X : array_like (n, latent_dim)
+        return_std : bool
+            Also return the predictive standard deviation of each output, (n, D). The kernel
+            is shared by all D columns, so a row's D values are equal.
+
+        Returns
+        -------
+        Y : ndarray (n, D)
+        std : ndarray (n, D)
+            Only with ``return_std``.
+        """
+        caller = f"{type(self).__name__}.decode"
+        self._check_fitted(caller)
+        X = check_n_features(check_input(X, caller), self.latent_dim, caller)
+        mean, var = self._predict_latent(X)
+        mean += self.y_mean_
+        if not return_std:
+            return mean
+        std = np.sqrt(np.maximum(var, 0.0))
+        return mean, np.repeat(std[:, None], mean.shape[1], axis=1)
+
+    def sample(self, n, random_state=None, return_std=False):
+        """Generate ``n`` rows: latent points from the model's latent distribution, decoded.
+
+        Parameters
+        ----------
+        n : int
+        random_state : int, numpy.random.Generator, SeedSequence or None
+        return_std : bool
+            Also return each generated value's predictive standard deviation.
+
+        Returns
+        -------
+        Y : ndarray (n, D)
+        std : ndarray (n, D)
+            Only with ``return_std``.
+        """
+        caller = f"{type(self).__name__}.sample"
+        self._check_fitted(caller)
+        n = check_positive_int(n, "n", caller)
+        X = self._draw_latent(n, check_random_state(random_state, caller))
+        return self.decode(X, return_std=return_std)
+
+    def _check_fitted(self, caller):
+        check_fitted(self, "y_mean_", caller)
