@@ -10,7 +10,8 @@ import numpy as np
 
 from .serialization import write_atomically
 
-__all__ = ["image_grid", "save_image_grid", "save_loss_curves"]
+__all__ = ["image_grid", "save_ard_weights", "save_image_grid", "save_latent_picture",
+           "save_loss_curves"]
 
 
 def image_grid(images, nrow=8, padding=2, pad_value=1.0):
@@ -75,6 +76,73 @@ def save_image_grid(images, path, nrow=8, padding=2, scale=None):
     return Path(path)
 
 
+def _figure(caller, size):
+    """A matplotlib Figure of its own (not pyplot: the user's backend stays as it is)."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError(f"{caller} needs matplotlib: pip install 'scratchgen[demo]'") from None
+    fig = Figure(figsize=size, dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_latent_picture(latent, labels, grid_images, extent, path, dims=(0, 1),
+                        title="latent space"):
+    """The classic GP-LVM picture: decoded images on a grid, the latent points on top.
+
+    Parameters
+    ----------
+    latent : ndarray (n, Q)
+        Latent positions of the training rows.
+    labels : ndarray (n,) or None
+        Colours of the points (digit classes).
+    grid_images : ndarray (size^2, 1, H, W)
+        Images decoded at a size x size grid over ``extent``, rows top to bottom.
+    extent : (left, right, bottom, top)
+        The latent range the grid covers, in the coordinates of ``dims``.
+    dims : (int, int)
+        The two latent dimensions shown.
+    """
+    fig = _figure("save_latent_picture", (7, 7))
+    ax = fig.subplots()
+    size = int(round(np.sqrt(len(grid_images))))
+    mosaic = image_grid(grid_images, nrow=size, padding=1, pad_value=0.0)
+    ax.imshow(mosaic, cmap="gray_r" if mosaic.ndim == 2 else None, extent=extent,
+              alpha=0.55, aspect="auto", interpolation="nearest")
+    if labels is None:
+        ax.scatter(latent[:, dims[0]], latent[:, dims[1]], s=6, alpha=0.8)
+    else:
+        points = ax.scatter(latent[:, dims[0]], latent[:, dims[1]], s=6, c=labels,
+                            cmap="tab10", alpha=0.8)
+        fig.colorbar(points, ax=ax, label="label")
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+    ax.set_xlabel(f"latent dimension {dims[0]}")
+    ax.set_ylabel(f"latent dimension {dims[1]}")
+    ax.set_title(title)
+    fig.tight_layout()
+    write_atomically(Path(path), lambda f: fig.savefig(f, format="png"))
+    return Path(path)
+
+
+def save_ard_weights(weights, path, title="ARD weights of the latent dimensions"):
+    """A bar chart of one relevance weight per latent dimension."""
+    fig = _figure("save_ard_weights", (6, 3.5))
+    ax = fig.subplots()
+    weights = np.asarray(weights, dtype=np.float64)
+    ax.bar(np.arange(weights.size), weights, color="C0")
+    ax.set_xticks(np.arange(weights.size))
+    ax.set_xlabel("latent dimension")
+    ax.set_ylabel("variance / length scale^2")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    write_atomically(Path(path), lambda f: fig.savefig(f, format="png"))
+    return Path(path)
+
+
 def save_loss_curves(history, path, title="training losses", smooth=None):
     """Plot each loss against the step and write a PNG, atomically.
 
@@ -87,15 +155,7 @@ def save_loss_curves(history, path, title="training losses", smooth=None):
     smooth : int, optional
         Also draw a moving average over this many steps (default: about 1/50 of the run).
     """
-    try:
-        # A Figure of its own, not pyplot: the user's matplotlib backend stays as it is.
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError("save_loss_curves needs matplotlib: pip install 'scratchgen[demo]'"
-                          ) from None
-    fig = Figure(figsize=(7, 4), dpi=100)
-    FigureCanvasAgg(fig)
+    fig = _figure("save_loss_curves", (7, 4))
     ax = fig.subplots()
     for index, (name, (steps, values)) in enumerate(history.items()):
         steps, values = np.asarray(steps), np.asarray(values, dtype=np.float64)

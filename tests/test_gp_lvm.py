@@ -133,3 +133,18 @@ def test_unfitted_and_mismatched_queries():
     with pytest.raises(ValueError, match=r"GPLVM.decode: X has 3 features but the model was "
                                          r"fitted on 2"):
         model.decode(np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("cls, options", [(GPLVM, {}), (BayesianGPLVM, {"n_inducing": 10})])
+def test_fitted_state_round_trip_generates_the_same_rows(cls, options):
+    Y, _ = three_clusters(seed=7)
+    model = cls(latent_dim=2, max_iter=30, random_state=0, **options).fit(Y)
+    config, arrays = model.fitted_state()
+    assert all(isinstance(v, np.ndarray) for v in arrays.values())
+    restored = cls.from_fitted_state(config, arrays)
+    np.testing.assert_array_equal(restored.sample(5, random_state=3),
+                                  model.sample(5, random_state=3))
+    with pytest.raises(ValueError, match=f"{cls.__name__}.transform: this {cls.__name__} was "
+                                         f"restored from its fitted state"):
+        restored.transform(Y[:2])
+    assert len(model.history_) == model.n_iter_

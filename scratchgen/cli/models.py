@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.datasets import DATASETS, load_train_test
-from ..models import IMAGE_MODELS, MODELS, build_model
+from ..models import GP_MODELS, IMAGE_MODELS, MODELS, build_model
 from ..serialization import write_atomically
 from ..train import (
     Trainer,
@@ -31,8 +31,10 @@ def add_model_commands(commands):
     """Add the ``train``, ``sample`` and ``export`` sub-commands to ``commands``."""
     train = commands.add_parser(
         "train", help="train a generative model on images",
-        description="Train a GAN, VAE or GSN; write losses.csv, a sample grid and a checkpoint "
-                    "per epoch, loss_curves.png and metrics.json to --out.",
+        description="Train a GAN, VAE or GSN (write losses.csv, a sample grid and a checkpoint "
+                    "per epoch, loss_curves.png and metrics.json to --out), or fit a GP-LVM "
+                    "(gplvm, bgplvm: the same files, with one checkpoint and the latent "
+                    "picture).",
     )
     # The model is checked in run_train, so that a wrong name is one line, not a usage block.
     train.add_argument("model", metavar="MODEL", help=f"one of: {', '.join(IMAGE_MODELS)}")
@@ -41,10 +43,16 @@ def add_model_commands(commands):
                             "unless --data), fashion-mnist or digits (scikit-learn's 8x8)")
     train.add_argument("--data", metavar="DIR",
                        help="folder with the train-* and t10k-* IDX files (full data set)")
-    train.add_argument("--epochs", type=int, default=5)
+    train.add_argument("--epochs", type=int, help="passes over the data (default 5)")
     train.add_argument("--batch-size", type=int, help="images per step (default: the model's)")
     train.add_argument("--lr", type=float, help="learning rate (default: the model's)")
     train.add_argument("--latent-dim", type=int, help="size of z (default: the model's)")
+    train.add_argument("--iters", type=int,
+                       help="L-BFGS-B iterations of gplvm and bgplvm (default 500)")
+    train.add_argument("--inducing", type=int, help="inducing points of bgplvm (default 50)")
+    train.add_argument("--max-rows", type=int,
+                       help="fit gplvm or bgplvm on a random subset of this many images "
+                            "(default: 2000 for gplvm, all for bgplvm)")
     train.add_argument("--seed", type=int, help="seed of the weights, batches and noise "
                                                 "(default 0)")
     train.add_argument("--out", required=True, metavar="DIR", help="output folder")
@@ -92,6 +100,17 @@ def run_train(args):
     if args.model not in IMAGE_MODELS:
         raise ValueError(f"train: unknown model {args.model!r}; choose one of "
                          f"{', '.join(IMAGE_MODELS)}")
+    if args.model in GP_MODELS:
+        from .gplvm import run_train_gp
+
+        return run_train_gp(args)
+    for flag, value in (("--iters", args.iters), ("--inducing", args.inducing),
+                        ("--max-rows", args.max_rows)):
+        if value is not None:
+            raise ValueError(f"train: {args.model} has no {flag} (an option of gplvm and "
+                             f"bgplvm)")
+    if args.epochs is None:
+        args.epochs = 5
     out = Path(args.out)
     with _backend(args.backend):
         (x_train, y_train), (x_test, y_test) = load_train_test(args.dataset, args.data)

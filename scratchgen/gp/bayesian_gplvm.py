@@ -23,6 +23,10 @@ _ACTIVE_WEIGHT = 1e-2     # a dimension is kept when its ARD weight is above thi
 
 
 class BayesianGPLVM(LatentVariableModel):
+    _fitted_arrays = ("y_mean_", "latent_mean_", "latent_var_", "inducing_inputs_",
+                      "ard_weights_")
+    _fitted_numbers = ("noise_", "elbo_")
+
     r"""Bayesian GP latent variable model, fitted by the collapsed variational bound.
 
     Maximizes (Titsias and Lawrence, 2010)
@@ -71,6 +75,10 @@ class BayesianGPLVM(LatentVariableModel):
     y_mean_ : ndarray (D,)
         The column means taken out before fitting, added back by ``decode`` and ``sample``.
     n_iter_ : int
+    history_ : list of float
+        The bound after each L-BFGS-B iteration.
+    decoder_ : dict
+        What ``decode`` reads (see ``lvm_base.LatentVariableModel``).
     """
 
     def __init__(self, latent_dim=2, n_inducing=50, kernel=None, noise=None, batch_size=None,
@@ -135,9 +143,10 @@ class BayesianGPLVM(LatentVariableModel):
         bounds = ([(None, None)] * mu.size + [(np.log(1e-8), np.log(1e2))] * S.size
                   + [(None, None)] * Z.size + [tuple(b) for b in kernel.bounds]
                   + [(np.log(1e-6 * signal), np.log(1e2 * signal))])
-        self.n_iter_ = 0
+        self.n_iter_, self.history_ = 0, []
         if max_iter > 0:
-            result = minimize_lbfgs(objective, x0, bounds, max_iter, caller, self.verbose)
+            result = minimize_lbfgs(objective, x0, bounds, max_iter, caller, self.verbose,
+                                    self.history_)
             x0, self.n_iter_ = result.x, result.nit
         theta, s2, Z, mu, S = unpack(x0)
         self.elbo_ = float(bound.evaluate(theta, s2, Z, mu, S, keep_posterior=True))
@@ -145,6 +154,9 @@ class BayesianGPLVM(LatentVariableModel):
         self.kernel_, self.noise_ = kernel, s2
         self.latent_mean_, self.latent_var_, self.inducing_inputs_ = mu, S, Z
         self._bound, self._psi_kernel = bound, psi_kernel
+        post = bound.posterior
+        self.decoder_ = {"anchors": Z, "weights": post["mean_weights"], "A": post["L_inv"].T,
+                         "B": post["P_inv"]}
         self.ard_weights_ = self._ard_weights()
         self.active_dims_ = np.flatnonzero(self.ard_weights_ >= _ACTIVE_WEIGHT
                                            * self.ard_weights_.max())
@@ -162,15 +174,6 @@ class BayesianGPLVM(LatentVariableModel):
         """The prior N(0, I): what the model was fitted to make q(X) agree with."""
         return rng.standard_normal((n, self.latent_dim))
 
-    def _predict_latent(self, X):
-        post = self._bound.posterior
-        K = self.kernel_(X, self.inducing_inputs_)                   # (n, m)
-        mean = K @ post["mean_weights"]
-        a = K @ post["L_inv"].T
-        var = (self.kernel_.diag(X) - np.einsum("ij,ij->i", a, a)
-               + np.einsum("ij,jk,ik->i", K, post["P_inv"], K))
-        return mean, var
-
     def transform(self, Y, max_iter=200):
         """Latent means of new rows: q(x*) fitted with the model held at its optimum.
 
@@ -184,6 +187,7 @@ class BayesianGPLVM(LatentVariableModel):
         """
         caller = "BayesianGPLVM.transform"
         self._check_fitted(caller)
+        _check_trained_here(self, "_bound", caller)
         Y = check_n_features(check_input(Y, caller, "Y"), self.y_mean_.size, caller, "Y")
         Yc = Y - self.y_mean_
         post, Q = self._bound.posterior, self.latent_dim
@@ -209,3 +213,11 @@ class BayesianGPLVM(LatentVariableModel):
         bounds = [(None, None)] * (n * Q) + [(np.log(1e-8), np.log(1e2))] * (n * Q)
         result = minimize_lbfgs(objective, x0, bounds, max_iter, caller, False)
         return result.x[:n * Q].reshape(n, Q)
+
+
+def _check_trained_here(model, attribute, caller):
+    """transform needs the training data, which ``fitted_state`` does not keep."""
+    if not hasattr(model, attribute):
+        raise ValueError(f"{caller}: this {type(model).__name__} was restored from its "
+                         f"fitted state, which keeps what generating needs but not the "
+                         f"training data that transform starts from; refit it")

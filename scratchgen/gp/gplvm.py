@@ -21,6 +21,7 @@ from ..autograd.engine import grad
 from ..autograd.tensor import Tensor
 from . import kernels
 from .likelihood import log_marginal_likelihood
+from .bayesian_gplvm import _check_trained_here
 from .lvm_base import (LatentVariableModel, check_kernel, check_observations,
                        check_positive_int, minimize_lbfgs, pca_latent)
 from .validation import check_input, check_n_features
@@ -61,6 +62,9 @@ def log_likelihood(kernel, X, Y, noise, prior=False, caller="gplvm.log_likelihoo
 
 
 class GPLVM(LatentVariableModel):
+    _fitted_arrays = ("y_mean_", "latent_")
+    _fitted_numbers = ("noise_", "log_marginal_likelihood_value_")
+
     """Gaussian process latent variable model fitted by maximum likelihood (MAP with ``prior``).
 
     Parameters
@@ -90,6 +94,10 @@ class GPLVM(LatentVariableModel):
         log p(Y | X, theta, s^2) at the optimum (without the prior), in nats.
     y_mean_ : ndarray (D,)
     n_iter_ : int
+    history_ : list of float
+        The log likelihood (plus the log prior) after each L-BFGS-B iteration.
+    decoder_ : dict
+        What ``decode`` reads (see ``lvm_base.LatentVariableModel``).
     """
 
     def __init__(self, latent_dim=2, kernel=None, noise=None, prior=False, max_iter=1000,
@@ -135,9 +143,10 @@ class GPLVM(LatentVariableModel):
         x0 = np.concatenate([X.ravel(), kernel.theta, [np.log(noise)]])
         bounds = ([(None, None)] * X.size + [tuple(b) for b in kernel.bounds]
                   + [(np.log(1e-6 * signal), np.log(1e2 * signal))])
-        self.n_iter_ = 0
+        self.n_iter_, self.history_ = 0, []
         if max_iter > 0:
-            result = minimize_lbfgs(objective, x0, bounds, max_iter, caller, self.verbose)
+            result = minimize_lbfgs(objective, x0, bounds, max_iter, caller, self.verbose,
+                                    self.history_)
             x0, self.n_iter_ = result.x, result.nit
         self.latent_ = x0[:n * Q].reshape(n, Q)
         kernel.theta = x0[n * Q:n * Q + n_theta]
@@ -146,6 +155,8 @@ class GPLVM(LatentVariableModel):
         self.log_marginal_likelihood_value_ = terms.value
         self.kernel_ = kernel
         self._L, self._alpha, self._Y = terms.L, terms.alpha, Y
+        self.decoder_ = {"anchors": self.latent_, "weights": terms.alpha,
+                         "A": solve_triangular(terms.L, np.eye(n), lower=True).T, "B": None}
         return self
 
     # ------------------------------------------------------------------ generation
@@ -161,12 +172,6 @@ class GPLVM(LatentVariableModel):
         centers = X[rng.integers(X.shape[0], size=n)]
         return centers + rng.multivariate_normal(np.zeros(self.latent_dim), cov, size=n)
 
-    def _predict_latent(self, X):
-        K = self.kernel_(X, self.latent_)                   # (n*, n)
-        mean = K @ self._alpha
-        a = solve_triangular(self._L, K.T, lower=True)
-        return mean, self.kernel_.diag(X) - np.einsum("ij,ij->j", a, a)
-
     def transform(self, Y, max_iter=200):
         """Latent points of new rows: the x* that maximizes each row's predictive density.
 
@@ -180,6 +185,7 @@ class GPLVM(LatentVariableModel):
         """
         caller = "GPLVM.transform"
         self._check_fitted(caller)
+        _check_trained_here(self, "_L", caller)
         Y = check_n_features(check_input(Y, caller, "Y"), self.y_mean_.size, caller, "Y")
         Yc = Y - self.y_mean_
         train, Xtrain, Q = self._Y, self.latent_, self.latent_dim

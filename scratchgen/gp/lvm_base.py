@@ -59,10 +59,11 @@ def pca_latent(Y, latent_dim):
     return X, np.maximum(fractions, 1e-3)
 
 
-def minimize_lbfgs(objective, x0, bounds, max_iter, caller, verbose):
+def minimize_lbfgs(objective, x0, bounds, max_iter, caller, verbose, history=None):
     """Minimize ``objective`` (value and gradient) by L-BFGS-B, at most ``max_iter`` iterations.
 
     Returns scipy's OptimizeResult; the progress bar (when ``verbose``) counts evaluations.
+    ``history``, a list, receives -objective after each iteration (the model's objective).
     """
     with progress_bar(desc=caller, enabled=bool(verbose), unit=" evaluations") as bar:
         def counted(x):
@@ -70,16 +71,69 @@ def minimize_lbfgs(objective, x0, bounds, max_iter, caller, verbose):
             bar.update()
             bar.set_postfix(objective=f"{-value:.6g}", refresh=False)
             return value, grad
+
+        def record(intermediate_result):     # scipy passes the iterate by this name
+            if history is not None:
+                history.append(-float(intermediate_result.fun))
         return optimize.minimize(counted, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                                 callback=record,
                                  options={"maxiter": max_iter, "maxfun": 2 * max_iter})
 
 
 class LatentVariableModel(BaseEstimator):
-    """Base of GPLVM and BayesianGPLVM: ``sample``, ``decode`` and the fitted-state checks.
+    """Base of GPLVM and BayesianGPLVM: ``sample``, ``decode`` and the fitted state.
 
-    Subclasses implement ``_draw_latent(n, rng)`` and ``_predict_latent(X) -> (mean, var)``,
-    the predictive mean (n, D) of the centred data and the variance (n,) of f at X.
+    Both predict like a sparse GP: with anchors U (the inducing inputs, or all latent points)
+    and K = k(X*, U),
+
+        mean = K weights,      var = k(X*, X*) - |K A|^2_rows + rowsum((K B) o K)
+
+    (B is None for the exact GP-LVM). ``fit`` stores these arrays in ``decoder_``, so that
+    ``fitted_state`` and ``from_fitted_state`` save and restore a model as plain arrays and
+    a JSON-ready dict. Subclasses implement ``_draw_latent(n, rng)``.
     """
+
+    #: attributes, besides ``decoder_``, that hold the fitted model (arrays or numbers)
+    _fitted_arrays = ("y_mean_",)
+    _fitted_numbers = ("noise_",)
+
+    def fitted_state(self):
+        """``(config, arrays)``: JSON-ready settings and kernel, and the fitted arrays."""
+        self._check_fitted(f"{type(self).__name__}.fitted_state")
+        config = {"params": {k: v for k, v in self.get_params().items()
+                             if k not in ("kernel", "random_state")},
+                  "kernel": self.kernel_.to_config(),
+                  "numbers": {name: float(getattr(self, name)) for name in self._fitted_numbers}}
+        arrays = {name: np.asarray(getattr(self, name)) for name in self._fitted_arrays}
+        arrays.update({f"decoder.{key}": value for key, value in self.decoder_.items()
+                       if value is not None})
+        return config, arrays
+
+    @classmethod
+    def from_fitted_state(cls, config, arrays):
+        """A fitted model rebuilt from ``fitted_state``'s two parts (no refitting)."""
+        from .kernels import from_config
+
+        model = cls(**config["params"])
+        model.kernel_ = from_config(config["kernel"])
+        for name, value in config["numbers"].items():
+            setattr(model, name, value)
+        for name in cls._fitted_arrays:
+            setattr(model, name, np.asarray(arrays[name], dtype=np.float64))
+        model.decoder_ = {key: (np.asarray(arrays[f"decoder.{key}"], dtype=np.float64)
+                                if f"decoder.{key}" in arrays else None)
+                          for key in ("anchors", "weights", "A", "B")}
+        return model
+
+    def _predict_latent(self, X):
+        """Predictive mean (n, D) of the centred data and variance (n,) of f at X."""
+        dec = self.decoder_
+        K = self.kernel_(X, dec["anchors"])
+        KA = K @ dec["A"]
+        var = self.kernel_.diag(X) - np.einsum("ij,ij->i", KA, KA)
+        if dec["B"] is not None:
+            var += np.einsum("ij,ij->i", K @ dec["B"], K)
+        return K @ dec["weights"], var
 
     def decode(self, X, return_std=False):
         """Map latent points to data space through the GP's predictive mean.

@@ -1,4 +1,4 @@
-"""Generative models that train on images: GANs, VAEs and a generative stochastic network.
+"""Generative models of images: GANs, VAEs, a generative stochastic network and GP-LVMs.
 
 Each model is a ``GenerativeModel`` (``base.py``): a Module that owns its networks, its
 objective (with the paper in its module docstring) and one ``training_step``; the loop around
@@ -10,15 +10,18 @@ from .cgan import ConditionalGAN
 from .dcgan import DCGAN, DCGANDiscriminator, DCGANGenerator
 from .gan import GAN, MLPGAN
 from .gan_losses import discriminator_loss, generator_loss, gradient_penalty
+from .gplvm import BayesianGPLVMModel, GPLVMModel
 from .gsn import GSN
 from .vae import VAE, ConditionalVAE, ConvVAE, VariationalAutoencoder
 from .wgan_gp import WGANGP
 
 #: Every model a checkpoint can hold, by name.
 MODELS = {cls.kind: cls for cls in (DCGAN, WGANGP, ConditionalGAN, VAE, ConvVAE,
-                                    ConditionalVAE, GSN, MLPGAN)}
+                                    ConditionalVAE, GSN, MLPGAN, GPLVMModel, BayesianGPLVMModel)}
 #: The models ``scratchgen train`` trains on images (MLPGAN is for 2-D toy data).
-IMAGE_MODELS = ("dcgan", "wgan-gp", "cgan", "vae", "conv-vae", "cvae", "gsn")
+IMAGE_MODELS = ("dcgan", "wgan-gp", "cgan", "vae", "conv-vae", "cvae", "gsn", "gplvm", "bgplvm")
+#: Those of them fitted at once by L-BFGS-B (``fit``), not by the trainer's mini-batch steps.
+GP_MODELS = ("gplvm", "bgplvm")
 
 
 def build_model(kind, **config):
@@ -31,7 +34,7 @@ def build_model(kind, **config):
 
 
 __all__ = [
-    "ConditionalGAN", "ConditionalVAE", "ConvVAE", "DCGAN", "DCGANDiscriminator",
+    "BayesianGPLVMModel", "GP_MODELS", "GPLVMModel", "ConditionalGAN", "ConditionalVAE", "ConvVAE", "DCGAN", "DCGANDiscriminator",
     "DCGANGenerator", "GAN", "GSN", "GenerativeModel", "IMAGE_MODELS", "MLPGAN", "MODELS", "VAE",
     "VariationalAutoencoder", "WGANGP", "build_model", "discriminator_loss", "generator_loss",
     "gradient_penalty",
