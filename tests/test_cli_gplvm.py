@@ -67,7 +67,8 @@ def test_gplvm_fits_and_samples(tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["train", "gplvm", "--epochs", "3"], "gplvm has no --epochs: it is fitted in one run by "
                                           "L-BFGS-B"),
-    (["train", "bgplvm", "--batch-size", "64"], "bgplvm has no --batch-size"),
+    (["train", "gplvm", "--batch-size", "64"], "gplvm has no --batch-size"),
+    (["train", "bgplvm", "--lr", "0.1"], "bgplvm has no --lr"),
     (["train", "gplvm", "--inducing", "10"], "gplvm has no --inducing"),
     (["train", "dcgan", "--iters", "10"], "dcgan has no --iters (an option of gplvm and bgplvm)"),
     (["train", "bgplvm", "--latent-dim", "100"], "latent_dim=100 is larger than the 64 columns"),
@@ -77,6 +78,18 @@ def test_bad_options_get_one_line_and_exit_1(argv, message, tmp_path, capsys):
     assert main([*argv, "--dataset", "digits", "--out", str(tmp_path / "x")]) == 1
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_bgplvm_fits_by_minibatches_with_batch_size(tmp_path):
+    pytest.importorskip("PIL")
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "svi"
+    assert main(["train", "bgplvm", "--dataset", "digits", "--batch-size", "100", "--iters",
+                 "40", "--lr", "0.03", "--inducing", "20", "--out", str(out), "--no-progress",
+                 "--no-quality"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["hyperparameters"]["batch_size"] == 100
+    assert metrics["iterations"] == 40 and np.isfinite(metrics["objective"])
 
 
 def test_a_fresh_fit_refuses_a_folder_that_holds_a_run(run, capsys):

@@ -42,6 +42,17 @@ def test_bayesian_gplvm_separates_three_clusters_and_improves_its_bound():
     assert model.inducing_inputs_.shape == (10, 2)
 
 
+def test_minibatch_fit_separates_the_clusters_and_nears_the_collapsed_bound():
+    Y, labels = three_clusters(seed=1)
+    start = BayesianGPLVM(latent_dim=2, n_inducing=10, max_iter=0, random_state=0).fit(Y)
+    full = BayesianGPLVM(latent_dim=2, n_inducing=10, max_iter=150, random_state=0).fit(Y)
+    model = BayesianGPLVM(latent_dim=2, n_inducing=10, batch_size=15, max_iter=400,
+                          learning_rate=0.03, random_state=0).fit(Y)
+    assert len(model.history_) == 400
+    assert separated(model.latent_mean_, labels) == 1.0
+    assert model.elbo_ > start.elbo_ + 0.8 * (full.elbo_ - start.elbo_)
+
+
 def test_ard_switches_off_a_latent_dimension_the_data_do_not_need():
     Y, _ = three_clusters(n_per=25, seed=2)             # a 1-D manifold
     model = BayesianGPLVM(latent_dim=3, n_inducing=12, max_iter=300, random_state=0).fit(Y)
@@ -106,6 +117,8 @@ BAD = [
      r"BayesianGPLVM.fit: the psi statistics are known in closed form for RBF, DotProduct"),
     (lambda: GPLVM(latent_dim=1, kernel="rbf"), np.ones((6, 3)), TypeError,
      r"GPLVM.fit: kernel must be a scratchgen.gp.kernels.Kernel or None, got str"),
+    (lambda: BayesianGPLVM(latent_dim=1, n_inducing=3, batch_size=7), np.eye(6)[:, :3],
+     ValueError, r"BayesianGPLVM.fit: batch_size=7 is larger than the 6 rows of Y"),
     (lambda: GPLVM(latent_dim=0), np.ones((6, 3)), ValueError,
      r"GPLVM.fit: latent_dim must be an integer >= 1, got 0"),
     (lambda: BayesianGPLVM(latent_dim=1, n_inducing=3, noise=-1.0), np.eye(6)[:, :3], ValueError,

@@ -1,5 +1,6 @@
 """The pieces under the GP latent variable models: kernels' input gradients, the psi statistics
-against Monte Carlo, and the Bayesian GP-LVM bound's gradient and its exact-GP limit.
+against Monte Carlo, the Bayesian GP-LVM bound's gradient and its exact-GP limit, and the
+mini-batch bound against the collapsed one.
 """
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from scratchgen.autograd.engine import grad
 from scratchgen.autograd.tensor import Tensor
 from scratchgen.gp import GaussianProcessRegressor, kernels
 from scratchgen.gp.bgplvm_bound import CollapsedLVMBound, PsiKernel
+from scratchgen.gp.bgplvm_svi import RowAdam, StochasticLVMBound
 from scratchgen.gp.gplvm import log_likelihood
 from scratchgen.gp.psi_statistics import psi_statistics
 
@@ -196,3 +198,61 @@ def test_gplvm_objective_gradient_matches_finite_differences():
     assert g_log_noise == pytest.approx(
         numeric_gradient(lambda ln: value(noise=float(np.exp(ln[0]))), np.log([noise]))[0],
         rel=1e-5)
+
+
+# ---------------------------------------------------------------- the mini-batch bound
+def svi_case(seed=0, n=9, D=4, Q=2, m=5):
+    rng = np.random.default_rng(seed)
+    kernel = 1.5 * kernels.RBF([0.9, 1.4])
+    R = rng.normal(size=(m, m))
+    return (kernel, rng.normal(size=(n, D)), rng.normal(size=(m, Q)), rng.normal(size=(n, Q)),
+            rng.uniform(0.1, 0.9, (n, Q)), rng.normal(size=(m, D)), R @ R.T + np.eye(m))
+
+
+def test_minibatch_bound_gradient_matches_finite_differences():
+    kernel, Y, Z, mu, S, M, S_u = svi_case()
+    bound = StochasticLVMBound(PsiKernel(kernel, 2, "test"), n_rows=30)   # c = 30 / 9
+    theta, noise = kernel.theta.copy(), 0.3
+
+    def F(theta=theta, noise=noise, Z=Z, mu=mu, S=S):
+        return bound.evaluate(theta, noise, Z, M, S_u, mu, S, Y)[0]
+
+    _, (g_theta, g_log_noise, g_Z, g_mu, g_S), _ = bound.evaluate(theta, noise, Z, M, S_u,
+                                                                  mu, S, Y)
+    np.testing.assert_allclose(g_theta, numeric_gradient(lambda t: F(theta=t), theta),
+                               rtol=1e-6)
+    assert g_log_noise == pytest.approx(
+        numeric_gradient(lambda ln: F(noise=float(np.exp(ln[0]))), np.log([noise]))[0],
+        rel=1e-6)
+    for key, value, analytic in (("Z", Z, g_Z), ("mu", mu, g_mu), ("S", S, g_S)):
+        numeric = numeric_gradient(lambda v, key=key: F(**{key: v}), value)
+        np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-6, err_msg=key)
+
+
+def test_minibatch_bound_at_the_optimal_q_u_is_the_collapsed_bound():
+    """One batch of all rows, q(u) at the natural-gradient target: the same value and the
+    same gradients as the collapsed bound (q(u) optimal, so it moves nothing else)."""
+    kernel, Y, Z, mu, S, M, S_u = svi_case(seed=1)
+    psi_kernel = PsiKernel(kernel, 2, "test")
+    theta, noise = kernel.theta.copy(), 0.3
+    stochastic = StochasticLVMBound(psi_kernel, n_rows=Y.shape[0])
+    precision, shift = stochastic.evaluate(theta, noise, Z, M, S_u, mu, S, Y)[2]
+    S_opt = np.linalg.inv(precision)
+    F, grads, _ = stochastic.evaluate(theta, noise, Z, S_opt @ shift, S_opt, mu, S, Y)
+    F_c, grads_c = CollapsedLVMBound(Y, psi_kernel).evaluate(theta, noise, Z, mu, S,
+                                                             eval_gradient=True)
+    assert F == pytest.approx(F_c, rel=1e-10)
+    for mine, theirs in zip(grads, grads_c):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-8, atol=1e-10)
+    # any other q(u) gives less
+    assert stochastic.evaluate(theta, noise, Z, M, S_u, mu, S, Y)[0] < F
+
+
+def test_row_adam_moves_only_the_rows_of_the_batch():
+    adam = RowAdam(lr=0.1)
+    value = np.zeros((4, 2))
+    adam.step("x", value, np.ones((2, 2)), rows=np.array([1, 3]))
+    np.testing.assert_allclose(value[[1, 3]], 0.1)            # Adam's first step is lr * sign
+    np.testing.assert_array_equal(value[[0, 2]], 0.0)
+    adam.step("x", value, np.ones((1, 2)), rows=np.array([0]))
+    np.testing.assert_allclose(value[0], 0.1)                 # its own first step

@@ -1,6 +1,7 @@
 """``scratchgen train gplvm|bgplvm``: fit a GP latent variable model to images.
 
-The GP-LVMs are fitted on all rows at once by L-BFGS-B, not in epochs of mini-batches, so
+The GP-LVMs are fitted on all rows at once by L-BFGS-B (``bgplvm --batch-size B`` instead takes
+``--iters`` mini-batch steps of stochastic variational inference), not in epochs, so
 this path replaces the trainer but writes what a trained model's folder holds: ``losses.csv``
 (the objective after each iteration), ``loss_curves.png``, ``samples.png``, ``last.sgz`` (a
 model checkpoint that ``scratchgen sample`` reads), ``latent.png`` (the latent points coloured
@@ -29,11 +30,14 @@ DEFAULT_ITERS = 500
 
 def run_train_gp(args):
     """Fit ``args.model`` ("gplvm" or "bgplvm"); write the run's files; return 0."""
+    stochastic = args.model == "bgplvm" and args.batch_size is not None
     for flag, value in (("--resume", args.resume), ("--epochs", args.epochs),
-                        ("--batch-size", args.batch_size), ("--lr", args.lr)):
+                        ("--batch-size", None if args.model == "bgplvm" else args.batch_size),
+                        ("--lr", None if stochastic else args.lr)):
         if value is not None:
             raise ValueError(f"train: {args.model} has no {flag}: it is fitted in one run by "
-                             f"L-BFGS-B (set --iters, --inducing, --max-rows, --latent-dim)")
+                             f"L-BFGS-B (set --iters, --inducing, --max-rows, --latent-dim"
+                             f"{'; bgplvm also --batch-size and --lr' if args.model == 'bgplvm' else ''})")
     if args.inducing is not None and args.model != "bgplvm":
         raise ValueError(f"train: {args.model} has no --inducing (only bgplvm is sparse)")
     out = Path(args.out)
@@ -49,6 +53,10 @@ def run_train_gp(args):
                "max_rows": args.max_rows or (GPLVM_MAX_ROWS if args.model == "gplvm" else None)}
     if args.inducing is not None:
         options["n_inducing"] = args.inducing
+    if stochastic:
+        options["batch_size"] = args.batch_size
+        if args.lr is not None:
+            options["learning_rate"] = args.lr
     model = MODELS[args.model](x_train.shape[1:], **options)
     show = sys.stderr.isatty() if args.progress is None else args.progress
     out.mkdir(parents=True, exist_ok=True)

@@ -44,11 +44,14 @@ def add_model_commands(commands):
     train.add_argument("--data", metavar="DIR",
                        help="folder with the train-* and t10k-* IDX files (full data set)")
     train.add_argument("--epochs", type=int, help="passes over the data (default 5)")
-    train.add_argument("--batch-size", type=int, help="images per step (default: the model's)")
+    train.add_argument("--batch-size", type=int,
+                       help="images per step (default: the model's; bgplvm: mini-batch "
+                            "stochastic variational inference, see --iters)")
     train.add_argument("--lr", type=float, help="learning rate (default: the model's)")
     train.add_argument("--latent-dim", type=int, help="size of z (default: the model's)")
     train.add_argument("--iters", type=int,
-                       help="L-BFGS-B iterations of gplvm and bgplvm (default 500)")
+                       help="L-BFGS-B iterations of gplvm and bgplvm, or bgplvm's mini-batch "
+                            "steps with --batch-size (default 500)")
     train.add_argument("--inducing", type=int, help="inducing points of bgplvm (default 50)")
     train.add_argument("--max-rows", type=int,
                        help="fit gplvm or bgplvm on a random subset of this many images "

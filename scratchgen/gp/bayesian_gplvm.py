@@ -9,7 +9,9 @@ kernel, the latent dimensions the data do not need get a large length scale (a s
 import numpy as np
 
 from . import kernels
+from ..progress import progress_bar
 from .bgplvm_bound import CollapsedLVMBound, PsiKernel
+from .bgplvm_svi import StochasticLVMBound, fit_stochastic
 from .lvm_base import (LatentVariableModel, check_kernel, check_observations,
                        check_positive_int, minimize_lbfgs, pca_latent)
 from .psi_statistics import psi_statistics
@@ -20,6 +22,7 @@ from .validation import check_input, check_n_features
 __all__ = ["BayesianGPLVM"]
 
 _ACTIVE_WEIGHT = 1e-2     # a dimension is kept when its ARD weight is above this share of the largest
+_INITIAL_LATENT_VAR = 0.1     # S of q(X) at the start, in units of the (unit) PCA variance
 
 
 class BayesianGPLVM(LatentVariableModel):
@@ -51,9 +54,15 @@ class BayesianGPLVM(LatentVariableModel):
         length scale per latent dimension (ARD), started from the PCA variances.
     noise : float, optional
         Initial noise variance; default 1/10 of the data's mean column variance.
+    batch_size : int, optional
+        Fit by stochastic variational inference on mini-batches of this many rows
+        (``bgplvm_svi``, Hensman et al. 2013): for data sets too large for one pass per
+        evaluation. Default: the collapsed bound on all rows, by L-BFGS-B.
     max_iter : int
         Most L-BFGS-B iterations (each one or more evaluations of the bound; at most
-        2 * max_iter evaluations).
+        2 * max_iter evaluations), or, with ``batch_size``, the number of mini-batch steps.
+    learning_rate : float
+        Adam's step size with ``batch_size`` (q(u) takes natural-gradient steps of 0.1).
     random_state : int, Generator, SeedSequence or None
         Seeds the k-means start of the inducing inputs and ``sample``'s default draws.
     verbose : bool
@@ -67,7 +76,8 @@ class BayesianGPLVM(LatentVariableModel):
     kernel_ : Kernel
     noise_ : float
     elbo_ : float
-        The bound at the optimum, in nats, for the whole data set.
+        The bound at the optimum, in nats, for the whole data set (the collapsed bound, also
+        after a mini-batch fit: q(u) at its optimum for the fitted q(X), kernel and Z).
     ard_weights_ : ndarray (Q,)
         variance / l_q^2 of each latent dimension (RBF), the relevance the kernel gives it.
     active_dims_ : ndarray of int
@@ -76,19 +86,20 @@ class BayesianGPLVM(LatentVariableModel):
         The column means taken out before fitting, added back by ``decode`` and ``sample``.
     n_iter_ : int
     history_ : list of float
-        The bound after each L-BFGS-B iteration.
+        The bound after each L-BFGS-B iteration, or each mini-batch's estimate of it.
     decoder_ : dict
         What ``decode`` reads (see ``lvm_base.LatentVariableModel``).
     """
 
     def __init__(self, latent_dim=2, n_inducing=50, kernel=None, noise=None, batch_size=None,
-                 max_iter=1000, random_state=None, verbose=False):
+                 max_iter=1000, learning_rate=0.01, random_state=None, verbose=False):
         self.latent_dim = latent_dim
         self.n_inducing = n_inducing
         self.kernel = kernel
         self.noise = noise
         self.batch_size = batch_size
         self.max_iter = max_iter
+        self.learning_rate = learning_rate
         self.random_state = random_state
         self.verbose = verbose
 
@@ -104,8 +115,10 @@ class BayesianGPLVM(LatentVariableModel):
         if m > n:
             raise ValueError(f"{caller}: n_inducing={m} is larger than the {n} rows of Y")
         if self.batch_size is not None:
-            raise NotImplementedError(f"{caller}: mini-batches (batch_size) are not "
-                                      f"implemented yet; use batch_size=None")
+            check_positive_int(self.batch_size, "batch_size", caller)
+            if self.batch_size > n:
+                raise ValueError(f"{caller}: batch_size={self.batch_size} is larger than the "
+                                 f"{n} rows of Y")
         rng = check_random_state(self.random_state, caller)
         self.y_mean_ = Y.mean(axis=0)
         Y = Y - self.y_mean_
@@ -117,7 +130,7 @@ class BayesianGPLVM(LatentVariableModel):
         kernel = (self.kernel._copy() if self.kernel is not None else
                   kernels.ConstantKernel(signal) * kernels.RBF(1.0 / np.sqrt(fractions)))
         psi_kernel = PsiKernel(kernel, Q, caller)
-        S = np.full((n, Q), 0.1)
+        S = np.full((n, Q), _INITIAL_LATENT_VAR)
         Z = kmeans_plus_plus(mu, m, rng)
         bound = CollapsedLVMBound(Y, psi_kernel)
 
@@ -144,7 +157,17 @@ class BayesianGPLVM(LatentVariableModel):
                   + [(None, None)] * Z.size + [tuple(b) for b in kernel.bounds]
                   + [(np.log(1e-6 * signal), np.log(1e2 * signal))])
         self.n_iter_, self.history_ = 0, []
-        if max_iter > 0:
+        if max_iter > 0 and self.batch_size is not None:
+            with progress_bar(desc=caller, enabled=bool(self.verbose), unit=" steps",
+                              total=max_iter) as bar:
+                mu, S, Z, theta, noise = fit_stochastic(
+                    StochasticLVMBound(psi_kernel, n), Y, mu, S, Z, kernel.theta, noise,
+                    np.array(bounds[-n_theta - 1:]), self.batch_size, max_iter,
+                    self.learning_rate, rng, self.history_, bar)
+            x0 = np.concatenate([mu.ravel(), np.log(S).ravel(), Z.ravel(), theta,
+                                 [np.log(noise)]])
+            self.n_iter_ = max_iter
+        elif max_iter > 0:
             result = minimize_lbfgs(objective, x0, bounds, max_iter, caller, self.verbose,
                                     self.history_)
             x0, self.n_iter_ = result.x, result.nit

@@ -156,10 +156,14 @@ class BayesianGPLVMModel(_GPLatentImageModel):
     estimator_class = BayesianGPLVM
 
     def __init__(self, image_shape, latent_dim=2, max_iter=500, seed=0, max_rows=None,
-                 fitted=None, n_classes=None, n_inducing=50):
+                 fitted=None, n_classes=None, n_inducing=50, batch_size=None,
+                 learning_rate=0.01):
+        name = type(self).__name__
         super().__init__(image_shape, latent_dim, max_iter, seed, max_rows, fitted, n_classes,
-                         n_inducing=check_positive_int(n_inducing, "n_inducing",
-                                                       type(self).__name__))
+                         n_inducing=check_positive_int(n_inducing, "n_inducing", name),
+                         batch_size=None if batch_size is None else check_positive_int(
+                             batch_size, "batch_size", name),
+                         learning_rate=float(learning_rate))
 
     @property
     def latent_means(self):
