@@ -18,6 +18,8 @@ from .validation import check_fitted, check_input, check_n_features
 
 __all__ = ["LatentVariableModel", "check_observations", "minimize_lbfgs", "pca_latent"]
 
+MEMORY = 10     # L-BFGS-B corrections kept (scipy's default)
+
 
 def check_observations(Y, latent_dim, caller, min_rows=2):
     """Y as a finite float64 (n, D) array with n >= ``min_rows`` and D >= ``latent_dim``."""
@@ -77,7 +79,8 @@ def minimize_lbfgs(objective, x0, bounds, max_iter, caller, verbose, history=Non
                 history.append(-float(intermediate_result.fun))
         return optimize.minimize(counted, x0, jac=True, method="L-BFGS-B", bounds=bounds,
                                  callback=record,
-                                 options={"maxiter": max_iter, "maxfun": 2 * max_iter})
+                                 options={"maxiter": max_iter, "maxfun": 2 * max_iter,
+                                          "maxcor": MEMORY})
 
 
 class LatentVariableModel(BaseEstimator):

@@ -113,8 +113,10 @@ class _GPLatentImageModel(GenerativeModel):
         return {"latent_grid": (self.decode_images(grid), 12)}
 
     def relevance(self):
-        """A relevance per latent dimension (larger is more relevant)."""
-        return np.var(self.latent_means, axis=0)
+        """A relevance per latent dimension (larger is more relevant): variance / l_q^2 of an
+        RBF kernel (times a constant), else the spread of the latent points."""
+        weights = _ard_weights(self.estimator.kernel_, self.hyperparameters["latent_dim"])
+        return np.var(self.latent_means, axis=0) if weights is None else weights
 
     def plane(self):
         """The two most relevant latent dimensions, most relevant first."""
@@ -169,12 +171,21 @@ class BayesianGPLVMModel(_GPLatentImageModel):
     def latent_means(self):
         return self.estimator.latent_mean_
 
-    def relevance(self):
-        return self.estimator.ard_weights_
-
     def objective(self):
         return float(self.estimator.elbo_)
 
 
 def _buffer_name(key):
     return key.replace(".", "_")
+
+
+def _ard_weights(kernel, latent_dim):
+    """variance / l^2 per dimension of ``[c *] RBF``, or None for another kernel."""
+    from ..gp import kernels
+
+    scale, base = 1.0, kernel
+    if isinstance(kernel, kernels.Product) and isinstance(kernel.k1, kernels.ConstantKernel):
+        scale, base = kernel.k1.constant_value, kernel.k2
+    if not isinstance(base, kernels.RBF):
+        return None
+    return scale / np.broadcast_to(base.length_scale, (latent_dim,)) ** 2
