@@ -100,7 +100,7 @@ def one_hyperparameter():
     X = np.sort(rng.uniform(0, 5, 6))[:, None]
     y = np.sin(X[:, 0]) + 0.1 * rng.standard_normal(6)
     gp = GaussianProcessRegressor(kernels.RBF(1.0), alpha=0.1).fit(X, y)
-    grid = np.linspace(-5.0, 5.0, 2001)
+    grid = np.linspace(-5.0, 5.0, 1001)
     log_post = np.array([gp.log_marginal_likelihood(np.array([t])) for t in grid])
     log_post += stats.norm.logpdf(grid)                   # LogNormal(0, 1): N(0, 1) in theta
     density = np.exp(log_post - log_post.max())
@@ -119,15 +119,21 @@ def one_hyperparameter():
     return gp, grid, cdf, X_test, mean, sd
 
 
-@pytest.mark.parametrize("method, options", [("slice", {}), ("hmc", {"n_steps": 4})])
+# Slice sampling draws are nearly independent in one dimension (ESS about 0.85 per draw),
+# HMC's are cheaper (two gradient evaluations a draw, against five or so for slice sampling).
+@pytest.mark.parametrize("method, options", [("slice", {"n_samples": 800, "thin": 2}),
+                                             ("hmc", {"n_samples": 1200, "thin": 3,
+                                                      "n_steps": 2})])
 def test_one_hyperparameter_posterior_matches_the_grid(one_hyperparameter, method, options):
     gp, grid, cdf, X_test, grid_mean, grid_sd = one_hyperparameter
     posterior = sample_hyperparameters(
-        gp, method, n_samples=900, n_warmup=100, n_chains=2, thin=3, random_state=0,
+        gp, method, n_warmup=100, n_chains=2, random_state=0,
         priors={"length_scale": priors.LogNormal(0.0, 1.0)}, **options)
     draws = posterior.samples_[:, :, 0]
-    assert draws.shape == (2, 300)
+    assert draws.shape == (2, 400)
     # The Kolmogorov-Smirnov test assumes independent draws: the thinned ones nearly are.
+    # (It fails, with the predictive check below, for an HMC without its Metropolis
+    # correction and a slice sampler that skips the slice test or shrinks the wrong end.)
     (ess,) = posterior.diagnostics_["ess"]
     assert ess > 0.5 * draws.size
     result = stats.kstest(draws.ravel(), lambda t: np.interp(t, grid, cdf))
