@@ -136,7 +136,9 @@ class _Bounded(Prior):
         return (math.log(self.low), math.log(self.high))
 
     def __repr__(self):
-        return f"{type(self).__name__}(low={self.low}, high={self.high})"
+        low = "None" if self.low is None else f"{self.low:.4g}"
+        high = "None" if self.high is None else f"{self.high:.4g}"
+        return f"{type(self).__name__}(low={low}, high={high})"
 
 
 class LogUniform(_Bounded):
