@@ -58,15 +58,19 @@ class Chain:
         self.step_size, self.n_divergent = step_size, n_divergent
 
 
-def _check_start(x0, log_p0, caller):
-    x0 = np.array(x0, dtype=np.float64)
-    if x0.ndim != 1 or x0.size == 0 or not np.all(np.isfinite(x0)):
+def _check_start(x0, caller):
+    """x0 as a finite 1-D float array (a copy), else a ValueError."""
+    x = np.array(x0, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0 or not np.all(np.isfinite(x)):
         raise ValueError(f"{caller}: x0 must be a finite 1-D array with at least one entry, "
-                         f"got {x0!r} (shape {x0.shape})")
+                         f"got {x0!r} (shape {x.shape})")
+    return x
+
+
+def _check_start_density(x0, log_p0, caller):
     if not np.isfinite(log_p0):
         raise ValueError(f"{caller}: the log density at x0 must be finite (start inside the "
                          f"support of the target), got {log_p0} at x0={x0}")
-    return x0
 
 
 def _check_count(value, name, caller, minimum):
@@ -140,9 +144,9 @@ def slice_sample(log_density, x0, n_samples, *, n_warmup=0, width=1.0,
     if directions not in ("coordinate", "random"):
         raise ValueError(f"{caller}: directions must be 'coordinate' or 'random', got "
                          f"{directions!r}")
-    x = np.array(x0, dtype=np.float64)
-    log_p = float(log_density(x)) if x.ndim == 1 else np.nan
-    x = _check_start(x, log_p, caller)
+    x = _check_start(x0, caller)
+    log_p = float(log_density(x))
+    _check_start_density(x, log_p, caller)
     d = x.size
     width = np.broadcast_to(_check_positive(width, "width", caller, (d,)), (d,))
     counter = [1]
@@ -245,9 +249,9 @@ def hmc(log_density_and_gradient, x0, n_samples, *, n_warmup=0, step_size=0.1, n
     if not (isinstance(target_acceptance, numbers.Real) and 0 < target_acceptance < 1):
         raise ValueError(f"{caller}: target_acceptance must be a number in (0, 1), got "
                          f"{target_acceptance!r}")
-    x = np.array(x0, dtype=np.float64)
-    log_p, gradient = log_density_and_gradient(x) if x.ndim == 1 else (np.nan, None)
-    x = _check_start(x, log_p, caller)
+    x = _check_start(x0, caller)
+    log_p, gradient = log_density_and_gradient(x)
+    _check_start_density(x, log_p, caller)
     adaptation = _DualAveraging(step_size, target_acceptance)
     n_evaluations, n_accepted, n_divergent = 1, 0, 0
     samples, log_ps = np.empty((n_samples, x.size)), np.empty(n_samples)

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..progress import progress_bar
 from ..random_state import check_random_state
-from .likelihood import log_marginal_likelihood
+from .likelihood import _theta_names, log_marginal_likelihood
 from .linalg import NotPositiveDefiniteError
 from .mcmc import _check_count, hmc, slice_sample
 from .mcmc_diagnostics import effective_sample_size, format_summary, split_rhat, summary
@@ -132,9 +132,7 @@ class _LogPosterior:
         self.X, self.noise = gp.X_train_, gp._noise
         self.Y = gp.y_train_.reshape(len(gp.X_train_), -1)
         self.prior, self.caller = prior, caller
-        self.names = [name if n == 1 else f"{name}[{i}]"
-                      for name, where, _ in prior.parts
-                      for n in [where.stop - where.start] for i in range(n)]
+        self.names = _theta_names(self.kernel)          # "length_scale[1]" for ARD entries
 
     def __call__(self, theta):
         return self.with_gradient(theta, eval_gradient=False)[0]
