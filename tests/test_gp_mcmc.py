@@ -315,10 +315,15 @@ def test_chains_are_reproducible_and_independent(method):
 
 
 @pytest.mark.filterwarnings("ignore:sample_hyperparameters. the chains disagree")
-def test_verbose_prints_the_summary(capsys):
-    posterior = sample_hyperparameters(small_gp(), n_samples=10, n_warmup=2, n_chains=2,
+def test_quiet_by_default_and_verbose_shows_a_bar_and_the_summary(capsys):
+    gp = small_gp()
+    capsys.readouterr()
+    sample_hyperparameters(gp, n_samples=10, n_warmup=2, n_chains=2, random_state=11)
+    assert capsys.readouterr() == ("", "")
+    posterior = sample_hyperparameters(gp, n_samples=10, n_warmup=2, n_chains=2,
                                        random_state=11, verbose=True)
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "sample_hyperparameters" in err and "24/24" in err            # the tqdm bar
     assert "slice sampling" in out and "log k1__k2__length_scale" in out and "R-hat" in out
     result = posterior.summary(print_table=False)
     assert result["names"][1] == "log k1__k2__length_scale"
