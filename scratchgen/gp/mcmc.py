@@ -49,13 +49,16 @@ class Chain:
     n_divergent : int
         HMC trajectories after warm-up abandoned because log p became non-finite on the way
         (an infinite energy error; at a hard boundary of the prior's support, for example).
+    inverse_mass : ndarray of shape (d,) or None
+        The diagonal of HMC's M^-1 after warm-up (None for slice sampling).
     """
 
     def __init__(self, samples, log_density, acceptance_rate, n_evaluations, step_size=None,
-                 n_divergent=0):
+                 n_divergent=0, inverse_mass=None):
         self.samples, self.log_density = samples, log_density
         self.acceptance_rate, self.n_evaluations = acceptance_rate, n_evaluations
         self.step_size, self.n_divergent = step_size, n_divergent
+        self.inverse_mass = inverse_mass
 
 
 def _check_start(x0, caller):
@@ -201,24 +204,31 @@ def _slice_along(log_density, x, log_p, step, max_steps_out, rng):
 
 # ---------------------------------------------------------------------- Hamiltonian MC
 def hmc(log_density_and_gradient, x0, n_samples, *, n_warmup=0, step_size=0.1, n_steps=10,
-        adapt_step_size=True, target_acceptance=0.8, random_state=None, progress=None):
+        adapt_step_size=True, adapt_mass=True, target_acceptance=0.8, random_state=None,
+        progress=None):
     """Draw from p(x) by Hamiltonian Monte Carlo with a leapfrog integrator.
 
-    With a momentum r ~ N(0, I) the Hamiltonian H(x, r) = -log p(x) + r.r / 2 is the energy
-    of a particle; one iteration (Neal 2011, section 5.3.2):
+    With a momentum r ~ N(0, M), M = diag(m), the Hamiltonian
+    H(x, r) = -log p(x) + r^T M^-1 r / 2 is the energy of a particle; one iteration (Neal
+    2011, sections 5.3.2 and 5.4.1):
 
-    1. draw r ~ N(0, I);
+    1. draw r ~ N(0, M);
     2. ``n_steps`` leapfrog steps of size eps from (x, r):
-           r <- r + eps/2 grad log p(x);  x <- x + eps r;  r <- r + eps/2 grad log p(x);
+           r <- r + eps/2 grad log p(x);  x <- x + eps M^-1 r;  r <- r + eps/2 grad log p(x)
        (volume preserving and reversible, so the proposal is symmetric);
     3. Metropolis correction: accept (x', r') with probability min(1, exp(H(x, r) - H(x', r'))),
        else stay at x. It removes the integrator's error exactly; without it the chain drifts
        to the wrong distribution.
 
-    During warm-up, with ``adapt_step_size``, dual averaging (Hoffman and Gelman 2014,
-    Algorithm 5: gamma 0.05, t0 10, kappa 0.75) moves log eps so that the mean acceptance
-    probability approaches ``target_acceptance``; the step size then stays fixed, so the
-    kept draws come from an unchanging kernel.
+    Warm-up tunes the sampler, and the kept draws then come from one unchanging kernel:
+
+    - with ``adapt_step_size``, dual averaging (Hoffman and Gelman 2014, Algorithm 5: gamma
+      0.05, t0 10, kappa 0.75) moves log eps until the mean acceptance probability is
+      ``target_acceptance``;
+    - with ``adapt_mass`` (and ``n_warmup >= 20``), M^-1 becomes the variance of the draws
+      in a window of warm-up (15-35%, then again 35-75% with the better M), shrunk towards
+      1e-3 as Stan does, so that each coordinate moves on its own scale; step-size
+      adaptation starts again after each window.
 
     Parameters
     ----------
@@ -231,7 +241,7 @@ def hmc(log_density_and_gradient, x0, n_samples, *, n_warmup=0, step_size=0.1, n
         eps, or its starting value when adapted.
     n_steps : int
         Leapfrog steps per iteration (L); the trajectory's length is eps L.
-    adapt_step_size : bool
+    adapt_step_size, adapt_mass : bool
     target_acceptance : float in (0, 1)
     random_state : int, numpy.random.Generator, numpy.random.SeedSequence or None
     progress : progress bar, optional
@@ -239,6 +249,7 @@ def hmc(log_density_and_gradient, x0, n_samples, *, n_warmup=0, step_size=0.1, n
     Returns
     -------
     Chain
+        With ``inverse_mass`` (d,), the diagonal of M^-1 used for the kept draws.
     """
     caller = "hmc"
     rng = check_random_state(random_state, caller)
@@ -250,43 +261,71 @@ def hmc(log_density_and_gradient, x0, n_samples, *, n_warmup=0, step_size=0.1, n
         raise ValueError(f"{caller}: target_acceptance must be a number in (0, 1), got "
                          f"{target_acceptance!r}")
     x = _check_start(x0, caller)
-    log_p, gradient = log_density_and_gradient(x)
-    _check_start_density(x, log_p, caller)
+    state = (x, *log_density_and_gradient(x))                        # (x, log p, gradient)
+    _check_start_density(x, state[1], caller)
+    inverse_mass = np.ones(x.size)
+    # Two windows of warm-up estimate M^-1, the second (longer) with the first's estimate;
+    # the first 15% and the last 25% of warm-up adapt the step size only (as Stan does).
+    ends = ([int(0.15 * n_warmup), int(0.35 * n_warmup), int(0.75 * n_warmup)]
+            if adapt_mass and n_warmup >= 20 else [])
+    window_ends = set(end - 1 for end in ends[1:])
     adaptation = _DualAveraging(step_size, target_acceptance)
     n_evaluations, n_accepted, n_divergent = 1, 0, 0
-    samples, log_ps = np.empty((n_samples, x.size)), np.empty(n_samples)
+    samples, log_ps, window_draws = np.empty((n_samples, x.size)), np.empty(n_samples), []
     for it in range(n_warmup + n_samples):
         warming_up = it < n_warmup
         eps = adaptation.step_size if (warming_up and adapt_step_size) else step_size
-        r = rng.standard_normal(x.size)
-        energy = -log_p + 0.5 * r @ r
-        x_new, r_new, log_p_new, gradient_new = x, r, log_p, gradient
-        r_new = r_new + 0.5 * eps * gradient_new
-        for step in range(n_steps):
-            x_new = x_new + eps * r_new
-            log_p_new, gradient_new = log_density_and_gradient(x_new)
-            n_evaluations += 1
-            if not np.isfinite(log_p_new):
-                break
-            r_new = r_new + (eps if step < n_steps - 1 else 0.5 * eps) * gradient_new
-        energy_new = -log_p_new + 0.5 * r_new @ r_new
-        # min(1, exp(H - H')), and 0 for a trajectory that left the support (H' infinite)
-        accept_prob = (math.exp(min(0.0, energy - energy_new)) if np.isfinite(energy_new)
-                       else 0.0)
-        if rng.uniform() < accept_prob:
-            x, log_p, gradient = x_new, float(log_p_new), np.asarray(gradient_new)
-            n_accepted += not warming_up
+        state, accept_prob, accepted, n_leapfrog = _hmc_step(
+            log_density_and_gradient, state, eps, n_steps, inverse_mass, rng)
+        n_evaluations += n_leapfrog
         if warming_up:
+            if ends and ends[0] <= it < ends[-1]:
+                window_draws.append(state[0])
+                if it in window_ends:
+                    n = len(window_draws)
+                    variance = np.var(window_draws, axis=0, ddof=1)
+                    inverse_mass = n / (n + 5.0) * variance + 1e-3 * 5.0 / (n + 5.0)
+                    adaptation = _DualAveraging(adaptation.step_size, target_acceptance)
+                    window_draws = []
             if adapt_step_size:
                 adaptation.update(accept_prob)
                 if it == n_warmup - 1:
                     step_size = adaptation.final_step_size
         else:
-            n_divergent += not np.isfinite(energy_new)
-            samples[it - n_warmup], log_ps[it - n_warmup] = x, log_p
+            n_accepted += accepted
+            n_divergent += n_leapfrog < n_steps
+            samples[it - n_warmup], log_ps[it - n_warmup] = state[0], state[1]
         if progress is not None:
             progress.update()
-    return Chain(samples, log_ps, n_accepted / n_samples, n_evaluations, step_size, n_divergent)
+    return Chain(samples, log_ps, n_accepted / n_samples, n_evaluations, step_size,
+                 n_divergent, inverse_mass)
+
+
+def _hmc_step(log_density_and_gradient, state, eps, n_steps, inverse_mass, rng):
+    """One HMC iteration from state = (x, log p(x), grad log p(x)).
+
+    Returns the new state, the acceptance probability, whether the proposal was accepted,
+    and the number of leapfrog steps taken (fewer than ``n_steps`` when log p became
+    non-finite on the way: a divergent trajectory, whose H' is infinite and which is accepted
+    with probability 0).
+    """
+    x, log_p, gradient = state
+    r = rng.standard_normal(x.size) / np.sqrt(inverse_mass)          # r ~ N(0, M)
+    energy = -log_p + 0.5 * np.sum(inverse_mass * r**2)
+    x_new, log_p_new, gradient_new = x, log_p, gradient
+    r_new = r + 0.5 * eps * gradient_new
+    for step in range(n_steps):
+        x_new = x_new + eps * inverse_mass * r_new
+        log_p_new, gradient_new = log_density_and_gradient(x_new)
+        if not np.isfinite(log_p_new):
+            return state, 0.0, False, step + 1
+        r_new = r_new + (eps if step < n_steps - 1 else 0.5 * eps) * gradient_new
+    energy_new = -log_p_new + 0.5 * np.sum(inverse_mass * r_new**2)
+    # min(1, exp(H - H')); 0 when the momentum overflowed (H' infinite or NaN)
+    accept_prob = math.exp(min(0.0, energy - energy_new)) if np.isfinite(energy_new) else 0.0
+    if rng.uniform() < accept_prob:
+        return (x_new, float(log_p_new), np.asarray(gradient_new)), accept_prob, True, n_steps
+    return state, accept_prob, False, n_steps
 
 
 class _DualAveraging:

@@ -40,11 +40,12 @@ from .validation import check_fitted
 __all__ = ["HyperparameterPosterior", "sample_hyperparameters"]
 
 _RHAT_WARNING = 1.1        # BDA3's rule of thumb for "not converged"
+_MAX_ABS_THETA = 700.0     # exp(+-700) is about 1e+-304, near the ends of float64
 
 
 def sample_hyperparameters(gp, method="slice", n_samples=1000, *, n_warmup=500, n_chains=4,
                            priors=None, thin=1, width=1.0, step_size=0.1, n_steps=10,
-                           random_state=None, verbose=False):
+                           target_acceptance=0.8, random_state=None, verbose=False):
     """Sample the posterior of a fitted regressor's log hyperparameters theta by MCMC.
 
     Parameters
@@ -53,8 +54,8 @@ def sample_hyperparameters(gp, method="slice", n_samples=1000, *, n_warmup=500, 
         Fitted; its training data, ``alpha`` and ``normalize_y`` define the likelihood, and
         its fitted theta is where the chains start (plus a little jitter).
     method : {"slice", "hmc"}
-        Slice sampling along coordinates (``width``) or HMC (``step_size`` adapted during
-        warm-up from its given start, ``n_steps`` leapfrog steps).
+        Slice sampling along coordinates (``width``) or HMC (``n_steps`` leapfrog steps; the
+        step size, from ``step_size``, and a diagonal mass matrix adapted during warm-up).
     n_samples : int
         Draws kept per chain (before thinning).
     n_warmup : int
@@ -68,7 +69,7 @@ def sample_hyperparameters(gp, method="slice", n_samples=1000, *, n_warmup=500, 
         over their bounds. ``alpha`` is a fixed noise, not sampled.
     thin : int
         Keep every ``thin``-th draw.
-    width, step_size, n_steps :
+    width, step_size, n_steps, target_acceptance :
         Settings of ``slice_sample`` and ``hmc`` (``mcmc.py``); each method reads its own.
     random_state : int, numpy.random.Generator, numpy.random.SeedSequence or None
     verbose : bool
@@ -108,7 +109,8 @@ def sample_hyperparameters(gp, method="slice", n_samples=1000, *, n_warmup=500, 
                                      random_state=seed, progress=bar)
             else:
                 chain = hmc(target.with_gradient, x0, n_samples, n_warmup=n_warmup,
-                            step_size=step_size, n_steps=n_steps, random_state=seed,
+                            step_size=step_size, n_steps=n_steps,
+                            target_acceptance=target_acceptance, random_state=seed,
                             progress=bar)
             chains.append(chain)
     posterior = HyperparameterPosterior(gp, chains, target.names, target.prior, method, thin)
@@ -139,7 +141,8 @@ class _LogPosterior:
 
     def with_gradient(self, theta, eval_gradient=True):
         log_prior = self.prior.log_pdf(theta)
-        if not np.isfinite(log_prior):
+        # exp(theta) beyond the range of floats (a wild trajectory) has no kernel matrix
+        if not np.isfinite(log_prior) or np.any(np.abs(theta) > _MAX_ABS_THETA):
             return -np.inf, np.zeros(len(theta))
         self.kernel.theta = theta
         try:
@@ -148,11 +151,11 @@ class _LogPosterior:
         except (NotPositiveDefiniteError, np.linalg.LinAlgError):
             return -np.inf, np.zeros(len(theta))
         value = terms.value + log_prior
-        if not np.isfinite(value):
+        gradient = (terms.gradient + self.prior.grad_log_pdf(theta) if eval_gradient
+                    else np.zeros(len(theta)))
+        if not (np.isfinite(value) and np.all(np.isfinite(gradient))):
             return -np.inf, np.zeros(len(theta))
-        if not eval_gradient:
-            return value, None
-        return value, terms.gradient + self.prior.grad_log_pdf(theta)
+        return value, (gradient if eval_gradient else None)
 
 
 def _starting_points(target, theta_hat, n_chains, rng, caller):
