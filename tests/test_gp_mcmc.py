@@ -9,7 +9,8 @@ from scipy.special import expit
 from scratchgen.gp import (GaussianProcessClassifier, GaussianProcessRegressor,
                            NotFittedError, kernels, priors, sample_hyperparameters,
                            sample_latent)
-from scratchgen.gp.mcmc import elliptical_slice, hmc, slice_sample
+from scratchgen.gp.mcmc import hmc, slice_sample
+from scratchgen.gp.mcmc_latent import elliptical_slice
 from scratchgen.gp.mcmc_diagnostics import effective_sample_size
 
 MEAN = np.array([1.0, -2.0])

@@ -17,7 +17,8 @@ MCMC instead of point estimates: ``sample_hyperparameters`` draws a fitted regre
 hyperparameters from their posterior (slice sampling or HMC, with ``priors`` per
 hyperparameter) and predicts with the average over the draws; ``sample_latent`` draws a
 fitted classifier's latent function by elliptical slice sampling. The samplers are in
-``mcmc``, the diagnostics (effective sample size, split R-hat) in ``mcmc_diagnostics``.
+``mcmc`` and ``mcmc_latent``, the diagnostics (effective sample size, split R-hat) in
+``mcmc_diagnostics``.
 """
 from . import kernels, priors
 from .linalg import NotPositiveDefiniteError, cholesky_with_jitter

@@ -1,34 +1,32 @@
-"""Markov chain Monte Carlo samplers: slice sampling, Hamiltonian Monte Carlo, elliptical slice.
+"""Markov chain Monte Carlo samplers for a density known up to a constant: slice sampling, HMC.
 
-Each sampler leaves a target density p(x) invariant; none needs its normalizing constant.
+Each sampler leaves a target density p(x) invariant; neither needs its normalizing constant.
 
 - ``slice_sample``: Neal (2003), "Slice sampling", Annals of Statistics 31(3). Univariate
   updates along coordinates or random directions, with stepping out and shrinkage. No step
   size to tune beyond a rough width; every update moves.
 - ``hmc``: Hamiltonian Monte Carlo with the leapfrog integrator and a Metropolis correction
-  (Neal 2011, "MCMC using Hamiltonian dynamics", Handbook of MCMC, ch. 5); the step size can
-  be adapted during warm-up by dual averaging (Hoffman and Gelman 2014, "The No-U-Turn
-  Sampler", section 3.2). Needs the gradient of log p.
-- ``elliptical_slice``: one update of f with a Gaussian prior N(0, Sigma) times a likelihood
-  (Murray, Adams and MacKay 2010, "Elliptical slice sampling", AISTATS): the GP classifier's
-  latent function. No tuning at all.
+  (Neal 2011, "MCMC using Hamiltonian dynamics", Handbook of MCMC, ch. 5); during warm-up
+  the step size is adapted by dual averaging (Hoffman and Gelman 2014, "The No-U-Turn
+  Sampler", section 3.2) and a diagonal mass matrix by the draws' variance. Needs the
+  gradient of log p.
 
-``slice_sample`` and ``hmc`` run one chain and return a ``Chain``; ``sample_hyperparameters``
+Both run one chain and return a ``Chain``; ``sample_hyperparameters``
 (``mcmc_hyperparameters.py``) runs several and judges them with ``mcmc_diagnostics.py``.
+The third sampler, elliptical slice sampling for a Gaussian prior times a likelihood, is
+with its one user, the classifier's latent function (``mcmc_latent.py``).
 """
 import math
 import numbers
-from typing import NamedTuple
 
 import numpy as np
 
 from ..random_state import check_random_state
-from .linalg import matmul
 
-__all__ = ["Chain", "elliptical_slice", "hmc", "slice_sample"]
+__all__ = ["Chain", "hmc", "slice_sample"]
 
-_MAX_SHRINK = 200          # a slice or ellipse that shrinks this often means log p is not
-                           # a function of x (it returns different values for the same x)
+_MAX_SHRINK = 200          # a slice that shrinks this often means log p is not a function
+                           # of x (it returns different values for the same x)
 
 
 class Chain:
@@ -358,71 +356,3 @@ class _DualAveraging:
         self.log_step = self.mu - math.sqrt(self.m) / self.gamma * self.h_bar
         eta = self.m ** -self.kappa
         self.log_step_bar = eta * self.log_step + (1.0 - eta) * self.log_step_bar
-
-
-# ---------------------------------------------------------------------- elliptical slice
-def elliptical_slice(f, log_likelihood, prior_chol, random_state=None, log_likelihood_f=None):
-    """One elliptical slice sampling update of f ~ N(0, Sigma) times a likelihood L(f).
-
-    Murray, Adams and MacKay (2010), Figure 2. With nu ~ N(0, Sigma), every point of the
-    ellipse f' = f cos(a) + nu sin(a) is again a draw from the prior, so only the likelihood
-    decides:
-
-    1. the slice: log y = log L(f) - E, E ~ Exp(1);
-    2. draw nu = chol(Sigma) z, z ~ N(0, I), and an angle a ~ U[0, 2 pi), the bracket
-       [a - 2 pi, a] (which contains a = 0, the current f);
-    3. if log L(f cos a + nu sin a) > log y, that point is the new f; otherwise shrink the
-       bracket towards 0 (a becomes its end on its side of 0), draw a uniformly from it, and
-       try again. Shrinking always ends, since a = 0 is on the slice.
-
-    Parameters
-    ----------
-    f : ndarray, shape (n,)
-        The current state.
-    log_likelihood : callable
-        f (n,) -> log L(f), a float.
-    prior_chol : ndarray, shape (n, n)
-        Lower Cholesky factor of Sigma, the prior covariance.
-    random_state : int, numpy.random.Generator, numpy.random.SeedSequence or None
-        Pass one Generator for a whole chain (an int seeds the same draw every time).
-    log_likelihood_f : float, optional
-        log L(f), when known (saves one evaluation).
-
-    Returns
-    -------
-    f_new : ndarray, shape (n,)
-    log_likelihood_new : float
-    n_evaluations : int
-        Evaluations of ``log_likelihood`` in this update.
-    """
-    caller = "elliptical_slice"
-    rng = check_random_state(random_state, caller)
-    f = np.asarray(f, dtype=np.float64)
-    prior_chol = np.asarray(prior_chol, dtype=np.float64)
-    if f.ndim != 1 or prior_chol.shape != (f.size, f.size):
-        raise ValueError(f"{caller}: expected f of shape (n,) and prior_chol of shape (n, n), "
-                         f"got {f.shape} and {prior_chol.shape}")
-    n_evaluations = 0
-    if log_likelihood_f is None:
-        log_likelihood_f = float(log_likelihood(f))
-        n_evaluations += 1
-    if not np.isfinite(log_likelihood_f):
-        raise ValueError(f"{caller}: log_likelihood(f) must be finite at the current f, got "
-                         f"{log_likelihood_f}")
-    nu = matmul(prior_chol, rng.standard_normal(f.size))                  # nu ~ N(0, Sigma)
-    log_y = log_likelihood_f - rng.exponential()
-    angle = rng.uniform(0.0, 2.0 * math.pi)
-    low, high = angle - 2.0 * math.pi, angle
-    for _ in range(_MAX_SHRINK):
-        proposal = f * math.cos(angle) + nu * math.sin(angle)
-        log_l = float(log_likelihood(proposal))
-        n_evaluations += 1
-        if log_l > log_y:
-            return proposal, log_l, n_evaluations
-        if angle < 0.0:
-            low = angle
-        else:
-            high = angle
-        angle = rng.uniform(low, high)
-    raise RuntimeError(f"{caller}: the bracket shrank {_MAX_SHRINK} times without finding a "
-                       "point; is log_likelihood deterministic?")

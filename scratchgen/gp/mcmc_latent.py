@@ -6,7 +6,7 @@ f = f(X) at the training inputs,
     p(f | X, y)  proportional to  N(f; 0, K) prod_i sigma(y_i f_i),     y_i in {-1, +1},
 
 by a Gaussian. Here it is sampled instead, by elliptical slice sampling (Murray, Adams and
-MacKay 2010; ``mcmc.elliptical_slice``), with the kernel's hyperparameters held at the
+MacKay 2010; ``elliptical_slice`` below), with the kernel's hyperparameters held at the
 fitted values. Predictions average over the draws f_s: given f_s, the latent value at a new
 x* is Gaussian (R&W eq. 2.19 without noise),
 
@@ -25,11 +25,11 @@ from ..progress import progress_bar
 from ..random_state import check_random_state
 from .classification import GaussianProcessClassifier
 from .linalg import cholesky_with_jitter, matmul
-from .mcmc import _check_count, elliptical_slice
+from .mcmc import _MAX_SHRINK, _check_count
 from .mcmc_diagnostics import effective_sample_size, format_summary, split_rhat, summary
 from .validation import check_fitted, check_input, check_n_features
 
-__all__ = ["LatentPosterior", "sample_latent"]
+__all__ = ["LatentPosterior", "elliptical_slice", "sample_latent"]
 
 _HERMITE_X, _HERMITE_W = np.polynomial.hermite.hermgauss(32)
 _PREDICT_CHUNK = 256       # draws per block in predict_proba: (chunk, m, 32) floats at once
@@ -98,6 +98,73 @@ def sample_latent(gpc, n_samples=1000, *, n_warmup=200, n_chains=2, thin=1,
     if verbose:
         posterior.summary()
     return posterior
+
+
+def elliptical_slice(f, log_likelihood, prior_chol, random_state=None, log_likelihood_f=None):
+    """One elliptical slice sampling update of f ~ N(0, Sigma) times a likelihood L(f).
+
+    Murray, Adams and MacKay (2010), Figure 2. With nu ~ N(0, Sigma), every point of the
+    ellipse f' = f cos(a) + nu sin(a) is again a draw from the prior, so only the likelihood
+    decides:
+
+    1. the slice: log y = log L(f) - E, E ~ Exp(1);
+    2. draw nu = chol(Sigma) z, z ~ N(0, I), and an angle a ~ U[0, 2 pi), the bracket
+       [a - 2 pi, a] (which contains a = 0, the current f);
+    3. if log L(f cos a + nu sin a) > log y, that point is the new f; otherwise shrink the
+       bracket towards 0 (a becomes its end on its side of 0), draw a uniformly from it, and
+       try again. Shrinking always ends, since a = 0 is on the slice.
+
+    Parameters
+    ----------
+    f : ndarray, shape (n,)
+        The current state.
+    log_likelihood : callable
+        f (n,) -> log L(f), a float.
+    prior_chol : ndarray, shape (n, n)
+        Lower Cholesky factor of Sigma, the prior covariance.
+    random_state : int, numpy.random.Generator, numpy.random.SeedSequence or None
+        Pass one Generator for a whole chain (an int seeds the same draw every time).
+    log_likelihood_f : float, optional
+        log L(f), when known (saves one evaluation).
+
+    Returns
+    -------
+    f_new : ndarray, shape (n,)
+    log_likelihood_new : float
+    n_evaluations : int
+        Evaluations of ``log_likelihood`` in this update.
+    """
+    caller = "elliptical_slice"
+    rng = check_random_state(random_state, caller)
+    f = np.asarray(f, dtype=np.float64)
+    prior_chol = np.asarray(prior_chol, dtype=np.float64)
+    if f.ndim != 1 or prior_chol.shape != (f.size, f.size):
+        raise ValueError(f"{caller}: expected f of shape (n,) and prior_chol of shape (n, n), "
+                         f"got {f.shape} and {prior_chol.shape}")
+    n_evaluations = 0
+    if log_likelihood_f is None:
+        log_likelihood_f = float(log_likelihood(f))
+        n_evaluations += 1
+    if not np.isfinite(log_likelihood_f):
+        raise ValueError(f"{caller}: log_likelihood(f) must be finite at the current f, got "
+                         f"{log_likelihood_f}")
+    nu = matmul(prior_chol, rng.standard_normal(f.size))                  # nu ~ N(0, Sigma)
+    log_y = log_likelihood_f - rng.exponential()
+    angle = rng.uniform(0.0, 2.0 * math.pi)
+    low, high = angle - 2.0 * math.pi, angle
+    for _ in range(_MAX_SHRINK):
+        proposal = f * math.cos(angle) + nu * math.sin(angle)
+        log_l = float(log_likelihood(proposal))
+        n_evaluations += 1
+        if log_l > log_y:
+            return proposal, log_l, n_evaluations
+        if angle < 0.0:
+            low = angle
+        else:
+            high = angle
+        angle = rng.uniform(low, high)
+    raise RuntimeError(f"{caller}: the bracket shrank {_MAX_SHRINK} times without finding a "
+                       "point; is log_likelihood deterministic?")
 
 
 class LatentPosterior:
