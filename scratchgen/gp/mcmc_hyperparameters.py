@@ -225,6 +225,9 @@ class HyperparameterPosterior:
     def predict(self, X, return_std=False):
         """Predictive mean (and standard deviation) of the GP averaged over the draws.
 
+        Costs one Cholesky factorization of the n x n training covariance per distinct draw;
+        ``thin`` in ``sample_hyperparameters`` keeps that number down.
+
         Parameters
         ----------
         X : array_like, shape (m, d)
