@@ -13,15 +13,26 @@ variational sparse GP for large n; ``GaussianProcessClassifier`` is the Laplace 
 (Rasmussen & Williams, Algorithms 3.1 and 3.2); ``GPLVM`` (Lawrence, 2005) and ``BayesianGPLVM``
 (Titsias & Lawrence, 2010) are the GP latent variable models that generate data;
 ``linalg.cholesky_with_jitter`` is the one factorization everything uses.
+
+MCMC instead of point estimates: ``sample_hyperparameters`` draws a fitted regressor's log
+hyperparameters from their posterior (slice sampling or HMC, with ``priors`` per
+hyperparameter) and predicts with the average over the draws; ``sample_latent`` draws a
+fitted classifier's latent function by elliptical slice sampling. The samplers are in
+``mcmc`` and ``mcmc_latent``, the diagnostics (effective sample size, split R-hat) in
+``mcmc_diagnostics``.
 """
-from . import kernels
+from . import kernels, priors
 from .linalg import NotPositiveDefiniteError, cholesky_with_jitter
 from .bayesian_gplvm import BayesianGPLVM
 from .classification import GaussianProcessClassifier
 from .gplvm import GPLVM
+from .mcmc_hyperparameters import HyperparameterPosterior, sample_hyperparameters
+from .mcmc_latent import LatentPosterior, sample_latent
 from .regression import GaussianProcessRegressor
 from .sparse import SparseGPRegressor
 from .validation import NotFittedError
 
-__all__ = ["BayesianGPLVM", "GPLVM", "GaussianProcessClassifier", "GaussianProcessRegressor", "NotFittedError",
-           "NotPositiveDefiniteError", "SparseGPRegressor", "cholesky_with_jitter", "kernels"]
+__all__ = ["BayesianGPLVM", "GPLVM", "GaussianProcessClassifier", "GaussianProcessRegressor",
+           "HyperparameterPosterior", "LatentPosterior", "NotFittedError",
+           "NotPositiveDefiniteError", "SparseGPRegressor", "cholesky_with_jitter", "kernels",
+           "priors", "sample_hyperparameters", "sample_latent"]
