@@ -23,7 +23,7 @@ from . import kernels
 from .likelihood import log_marginal_likelihood
 from .bayesian_gplvm import _check_trained_here
 from .lvm_base import (LatentVariableModel, check_kernel, check_observations,
-                       check_positive_int, minimize_lbfgs, pca_latent)
+                       check_positive_int, global_scale, minimize_lbfgs, pca_latent)
 from .validation import check_input, check_n_features
 
 __all__ = ["GPLVM", "log_likelihood"]
@@ -146,7 +146,7 @@ class GPLVM(LatentVariableModel):
         self.n_iter_, self.history_ = 0, []
         if max_iter > 0:
             result = minimize_lbfgs(objective, x0, bounds, max_iter, caller, self.verbose,
-                                    self.history_)
+                                    self.history_, global_scale(X.size, n_theta + 1, n))
             x0, self.n_iter_ = result.x, result.nit
         self.latent_ = x0[:n * Q].reshape(n, Q)
         kernel.theta = x0[n * Q:n * Q + n_theta]

@@ -16,7 +16,8 @@ from ..random_state import check_random_state
 from .kernels_base import Kernel
 from .validation import check_fitted, check_input, check_n_features
 
-__all__ = ["LatentVariableModel", "check_observations", "minimize_lbfgs", "pca_latent"]
+__all__ = ["LatentVariableModel", "check_observations", "global_scale", "minimize_lbfgs",
+           "pca_latent"]
 
 MEMORY = 10     # L-BFGS-B corrections kept (scipy's default)
 
@@ -61,26 +62,41 @@ def pca_latent(Y, latent_dim):
     return X, np.maximum(fractions, 1e-3)
 
 
-def minimize_lbfgs(objective, x0, bounds, max_iter, caller, verbose, history=None):
+def minimize_lbfgs(objective, x0, bounds, max_iter, caller, verbose, history=None, scale=None):
     """Minimize ``objective`` (value and gradient) by L-BFGS-B, at most ``max_iter`` iterations.
 
-    Returns scipy's OptimizeResult; the progress bar (when ``verbose``) counts evaluations.
-    ``history``, a list, receives -objective after each iteration (the model's objective).
+    Returns scipy's OptimizeResult (its ``x`` in the original coordinates); the progress bar
+    (when ``verbose``) counts evaluations. ``history``, a list, receives -objective after each
+    iteration (the model's objective). ``scale`` (like x0) makes the optimizer work on
+    x * scale, a diagonal preconditioner (see the NOTE in ``bayesian_gplvm``).
     """
+    scale = np.ones_like(x0) if scale is None else scale
+    if bounds is not None:
+        bounds = [(None if lo is None else lo * c, None if hi is None else hi * c)
+                  for (lo, hi), c in zip(bounds, scale)]
     with progress_bar(desc=caller, enabled=bool(verbose), unit=" evaluations") as bar:
-        def counted(x):
-            value, grad = objective(x)
+        def scaled(y):
+            value, grad = objective(y / scale)
             bar.update()
             bar.set_postfix(objective=f"{-value:.6g}", refresh=False)
-            return value, grad
+            return value, grad / scale
 
         def record(intermediate_result):     # scipy passes the iterate by this name
             if history is not None:
                 history.append(-float(intermediate_result.fun))
-        return optimize.minimize(counted, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                                 callback=record,
-                                 options={"maxiter": max_iter, "maxfun": 2 * max_iter,
-                                          "maxcor": MEMORY})
+        result = optimize.minimize(scaled, x0 * scale, jac=True, method="L-BFGS-B",
+                                   bounds=bounds, callback=record,
+                                   options={"maxiter": max_iter, "maxfun": 2 * max_iter,
+                                            "maxcor": MEMORY})
+    result.x = result.x / scale
+    return result
+
+
+def global_scale(n_local, n_global, n_rows):
+    """The preconditioner of ``minimize_lbfgs`` for [local coordinates, global ones]: 1 for
+    the per-row latent coordinates (and Z), n_rows^(1/4) for the kernel's log hyperparameters
+    and the log noise, whose gradients sum over all rows (see the NOTE in bayesian_gplvm)."""
+    return np.concatenate([np.ones(n_local), np.full(n_global, n_rows ** 0.25)])
 
 
 class LatentVariableModel(BaseEstimator):
