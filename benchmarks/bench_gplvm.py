@@ -6,11 +6,11 @@
 
 Data: scikit-learn's digits, Y = pixels / 16 with each column centred (1797 x 64). For each
 latent dimension Q the table gives the fit time (construction + optimisation, seconds; the
-median over --repeats), the final objective in nats as each library reports it on this Y
-(Bayesian GP-LVM: the collapsed variational bound with KL(q(X) || p(X)) subtracted; GP-LVM:
-the log likelihood), the 5-fold 1-nearest-neighbour accuracy of the latent means
-(KNeighborsClassifier(1), StratifiedKFold(5, shuffle=True, random_state=0), computed in this
-process for every row; "1-NN u" is the same with unshuffled folds, scikit-learn's ``cv=5``,
+median over --repeats; "cpu s" is the process's CPU time over all its threads), the final
+objective in nats as each library reports it on this Y (Bayesian GP-LVM: the collapsed
+variational bound with KL(q(X) || p(X)) subtracted; GP-LVM: the log likelihood), the 5-fold
+1-nearest-neighbour accuracy of the latent means (KNeighborsClassifier(1), StratifiedKFold(5,
+shuffle=True, random_state=0), computed in this process for every row; "1-NN u" is the same with unshuffled folds, scikit-learn's ``cv=5``,
 which scores lower on the digits: PCA, Q = 5 gives 0.899 shuffled, 0.864 unshuffled), how
 many latent dimensions the ARD kernel kept (inverse squared length scale at least 1% of the
 largest) and the optimiser's function evaluations and iterations. Every fit runs in a
@@ -24,8 +24,8 @@ What GPy does by default (GPy 1.15, paramz 0.10), so that both sides fit the sam
 - BayesianGPLVM(Y, Q, num_inducing=m): X mean = PCA of Y with every column *standardised*
   (zero-variance columns left at 0), the Q projections then standardised to unit variance;
   X variance ~ U(0, 0.1); Z = m random rows of the initial X mean; kernel RBF with ARD,
-  variance 1, length scale_q = lambda_1 / lambda_q (PCA eigenvalues, so 1 for the first
-  component and longer for the others); Gaussian noise variance 1; Z, kernel and noise are all
+  variance 1, length scale_q = lambda_1 / lambda_q (eigenvalues of the standardised Y's
+  covariance, so 1 for the first component and longer for the others); Gaussian noise variance 1; Z, kernel and noise are all
   optimised. log_likelihood() is the bound with the KL term subtracted; no prior on Z or the
   hyperparameters; Y is not centred or scaled.
 - GPLVM(Y, Q): X = the same standardised PCA init, free parameters with *no* prior (maximum
@@ -83,39 +83,50 @@ def ard_kept(length_scales):
 
 def fit_pca(Y, Q, args):
     from sklearn.decomposition import PCA
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     latent = PCA(n_components=Q).fit_transform(Y)
-    return {"fit_s": time.perf_counter() - start, "latent": latent}
+    return {"fit_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu_start,
+            "latent": latent}
 
 
 def fit_gpy(Y, Q, args):
     import GPy
     import scipy.optimize
     # NOTE: paramz calls scipy.optimize.fmin_l_bfgs_b and keeps only the evaluation count;
-    # wrapping it (in this process only) records the iteration count and the stop reason too.
+    # wrapping it (in this process only) records the iteration count and the stop reason, and
+    # reports progress on stderr every 50 evaluations (shown if the fit times out).
     calls = []
     lbfgsb = scipy.optimize.fmin_l_bfgs_b
 
-    def recording_lbfgsb(*a, **kw):
-        result = lbfgsb(*a, **kw)
+    def recording_lbfgsb(func, x0, *a, **kw):
+        count = [0]
+
+        def logged(x):
+            value = func(x)                # (negative objective, gradient)
+            count[0] += 1
+            if count[0] % 50 == 0:
+                print(f"GPy: {count[0]} evaluations in {time.perf_counter() - start:.0f} s, "
+                      f"objective {-float(value[0]):,.1f}", file=sys.stderr, flush=True)
+            return value
+        result = lbfgsb(logged, x0, *a, **kw)
         calls.append(result[2])
         return result
     scipy.optimize.fmin_l_bfgs_b = recording_lbfgsb
     np.random.seed(args.seed)          # GPy draws X variance and Z from the global generator
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     if args.model == "bgplvm":
         m = GPy.models.BayesianGPLVM(Y, Q, num_inducing=args.inducing)
     else:
         m = GPy.models.GPLVM(Y, Q)
     m.optimize(max_iters=args.iters)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     if args.model == "bgplvm":
         latent, rbf = m.X.mean.values, m.kern
     else:
         latent, rbf = m.X.values, m.kern.rbf
     info = calls[-1] if calls else {}
     objective = float(np.ravel(m.log_likelihood())[0])      # BayesianGPLVM gives a (1, 1) array
-    return {"fit_s": seconds, "latent": latent, "objective": objective,
+    return {"fit_s": seconds, "cpu_s": cpu_seconds, "latent": latent, "objective": objective,
             "length_scales": np.asarray(rbf.lengthscale.values).tolist(),
             "kernel_variance": float(rbf.variance.values[0]),
             "noise_variance": float(m.likelihood.variance.values[0]),
@@ -147,14 +158,15 @@ def fit_scratchgen(Y, Q, args):
                                  random_state=args.seed)
     else:
         model = gp.GPLVM(latent_dim=Q, max_iter=args.iters, random_state=args.seed)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     model.fit(Y)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     if args.model == "bgplvm":
         latent, objective = model.latent_mean_, model.elbo_
     else:
         latent, objective = model.latent_, model.log_marginal_likelihood_value_
-    return {"fit_s": seconds, "latent": latent, "objective": float(objective),
+    return {"fit_s": seconds, "cpu_s": cpu_seconds, "latent": latent,
+            "objective": float(objective),
             "length_scales": find_length_scale(getattr(model, "kernel_", None)),
             "nfev": getattr(model, "n_fev_", None), "nit": getattr(model, "n_iter_", None)}
 
@@ -195,8 +207,11 @@ def run_worker(python, library, model, q, args):
         try:
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
                                   timeout=args.timeout)
-        except subprocess.TimeoutExpired:
-            return {"error": f"timed out after {args.timeout} s"}
+        except subprocess.TimeoutExpired as exc:
+            err = exc.stderr or b""
+            err = err.decode(errors="replace") if isinstance(err, bytes) else err
+            last = err.strip().splitlines()[-1:] or [""]
+            return {"error": f"timed out after {args.timeout:g} s; {last[0]}"}
         if proc.returncode != 0 or not os.path.exists(out):
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
             return {"error": f"exit {proc.returncode}: " + " | ".join(tail)}
@@ -225,6 +240,7 @@ def summarise(results, labels):
         return {"note": first.get("error") or first.get("note")}
     last = ok[-1]
     return {"fit_s": statistics.median(r["fit_s"] for r in ok),
+            "cpu_s": statistics.median(r["cpu_s"] for r in ok),
             "fit_s_all": [round(r["fit_s"], 2) for r in ok],
             "objective": last.get("objective"), "acc_1nn": one_nn_accuracy(last["latent"], labels),
             "acc_1nn_unshuffled": one_nn_accuracy(last["latent"], labels, shuffle=False),
@@ -246,7 +262,7 @@ def print_row(q, model, library, row):
     if "note" in row:
         print(f"{q:>2} {model:<7} {library:<11} {row['note']}", flush=True)
         return
-    print(f"{q:>2} {model:<7} {library:<11} {row['fit_s']:>8.1f} "
+    print(f"{q:>2} {model:<7} {library:<11} {row['fit_s']:>8.1f} {row['cpu_s']:>8.1f} "
           f"{fmt(row['objective'], '>11,.1f')} {row['acc_1nn']:>6.3f} "
           f"{row['acc_1nn_unshuffled']:>6.3f} {fmt(row['ard_kept'], '>4')} "
           f"{fmt(row['nfev'], '>5')} {fmt(row['nit'], '>5')}   {row['fit_s_all']}", flush=True)
@@ -294,8 +310,9 @@ def main():
     print(f"digits 1797 x 64 (pixels / 16, centred); m = {args.inducing} inducing points; "
           f"{args.iters} optimiser iterations; {args.threads} threads; "
           f"repeats = {args.repeats}; seed = {args.seed}")
-    print(f"{'Q':>2} {'model':<7} {'library':<11} {'fit s':>8} {'objective':>11} {'1-NN':>6} "
-          f"{'1-NN u':>6} {'ARD':>4} {'nfev':>5} {'nit':>5}   fit s (each)", flush=True)
+    print(f"{'Q':>2} {'model':<7} {'library':<11} {'fit s':>8} {'cpu s':>8} "
+          f"{'objective':>11} {'1-NN':>6} {'1-NN u':>6} {'ARD':>4} {'nfev':>5} {'nit':>5}"
+          "   fit s (each)", flush=True)
     rows, shown = [], set()
     for q in args.latent_dims:
         for model in args.models:
