@@ -9,15 +9,16 @@ latent dimension Q the table gives the fit time (construction + optimisation, se
 median over --repeats; "cpu s" is the process's CPU time over all its threads), the final
 objective in nats as each library reports it on this Y (Bayesian GP-LVM: the collapsed
 variational bound with KL(q(X) || p(X)) subtracted; GP-LVM: the log likelihood), the 5-fold
-1-nearest-neighbour accuracy of the latent means (KNeighborsClassifier(1), StratifiedKFold(5,
-shuffle=True, random_state=0), computed in this process for every row; "1-NN u" is the same with unshuffled folds, scikit-learn's ``cv=5``,
-which scores lower on the digits: PCA, Q = 5 gives 0.899 shuffled, 0.864 unshuffled), how
-many latent dimensions the ARD kernel kept (inverse squared length scale at least 1% of the
-largest) and the optimiser's function evaluations and iterations. Every fit runs in a
-subprocess with OMP/OPENBLAS/MKL_NUM_THREADS = --threads and without OPENBLAS_CORETYPE and
-OPENBLAS_L2_SIZE; the GPy and scratchgen fits alternate when --repeats > 1, so a machine that
-is busier at some moment slows both. GPy runs in the Python given by --gpy-python (a separate
-environment: GPy may pin older numpy/scipy); without it the GPy rows are skipped.
+1-nearest-neighbour accuracy of the latent means (KNeighborsClassifier(1),
+StratifiedKFold(5, shuffle=True, random_state=0), computed in this process for every row;
+"1-NN u" is the same with unshuffled folds, scikit-learn's ``cv=5``, which scores lower on
+the digits: PCA, Q = 5 gives 0.899 shuffled, 0.864 unshuffled), how many latent dimensions
+the ARD kernel kept (inverse squared length scale at least 1% of the largest) and the
+optimiser's function evaluations and iterations. Every fit runs in a subprocess with
+OMP/OPENBLAS/MKL_NUM_THREADS = --threads and without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE;
+the GPy and scratchgen fits alternate when --repeats > 1, so a machine that is busier at some
+moment slows both. GPy runs in the Python given by --gpy-python (a separate environment: GPy
+may pin older numpy/scipy); without it the GPy rows are skipped.
 
 What GPy does by default (GPy 1.15, paramz 0.10), so that both sides fit the same model:
 
@@ -25,9 +26,9 @@ What GPy does by default (GPy 1.15, paramz 0.10), so that both sides fit the sam
   (zero-variance columns left at 0), the Q projections then standardised to unit variance;
   X variance ~ U(0, 0.1); Z = m random rows of the initial X mean; kernel RBF with ARD,
   variance 1, length scale_q = lambda_1 / lambda_q (eigenvalues of the standardised Y's
-  covariance, so 1 for the first component and longer for the others); Gaussian noise variance 1; Z, kernel and noise are all
-  optimised. log_likelihood() is the bound with the KL term subtracted; no prior on Z or the
-  hyperparameters; Y is not centred or scaled.
+  covariance, so 1 for the first component and longer for the others); Gaussian noise
+  variance 1; Z, kernel and noise are all optimised. log_likelihood() is the bound with the
+  KL term subtracted; no prior on Z or the hyperparameters; Y is not centred or scaled.
 - GPLVM(Y, Q): X = the same standardised PCA init, free parameters with *no* prior (maximum
   likelihood, not MAP); kernel RBF(ARD, variance 1, length scale_q = lambda_q / lambda_1, i.e.
   the inverse of the Bayesian model's) + Bias(variance exp(-2)); noise variance 1;
