@@ -64,8 +64,9 @@ class BayesianGPLVM(LatentVariableModel):
         (``bgplvm_svi``, Hensman et al. 2013): for data sets too large for one pass per
         evaluation. Default: the collapsed bound on all rows, by L-BFGS-B.
     max_iter : int
-        Most L-BFGS-B iterations (each one or more evaluations of the bound; at most
-        2 * max_iter evaluations), or, with ``batch_size``, the number of mini-batch steps.
+        Most L-BFGS-B iterations, and most evaluations of the bound (an iteration takes one or
+        more; the first limit reached stops), or, with ``batch_size``, the number of
+        mini-batch steps.
     learning_rate : float
         Adam's step size with ``batch_size`` (q(u) takes natural-gradient steps of 0.1).
     random_state : int, Generator, SeedSequence or None

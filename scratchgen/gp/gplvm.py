@@ -79,7 +79,7 @@ class GPLVM(LatentVariableModel):
     prior : bool
         Add the log density of a N(0, I) prior on each latent point (MAP instead of ML).
     max_iter : int
-        Most L-BFGS-B iterations.
+        Most L-BFGS-B iterations, and most evaluations (the first limit reached stops).
     random_state : int, Generator, SeedSequence or None
         Seeds ``sample``'s default draws.
     verbose : bool

@@ -63,7 +63,8 @@ def pca_latent(Y, latent_dim):
 
 
 def minimize_lbfgs(objective, x0, bounds, max_iter, caller, verbose, history=None, scale=None):
-    """Minimize ``objective`` (value and gradient) by L-BFGS-B, at most ``max_iter`` iterations.
+    """Minimize ``objective`` (value and gradient) by L-BFGS-B, at most ``max_iter`` iterations
+    and as many evaluations, whichever limit comes first (GPy's ``max_iters`` means the same).
 
     Returns scipy's OptimizeResult (its ``x`` in the original coordinates); the progress bar
     (when ``verbose``) counts evaluations. ``history``, a list, receives -objective after each
@@ -86,7 +87,7 @@ def minimize_lbfgs(objective, x0, bounds, max_iter, caller, verbose, history=Non
                 history.append(-float(intermediate_result.fun))
         result = optimize.minimize(scaled, x0 * scale, jac=True, method="L-BFGS-B",
                                    bounds=bounds, callback=record,
-                                   options={"maxiter": max_iter, "maxfun": 2 * max_iter,
+                                   options={"maxiter": max_iter, "maxfun": max_iter,
                                             "maxcor": MEMORY})
     result.x = result.x / scale
     return result
