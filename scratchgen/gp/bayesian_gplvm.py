@@ -90,7 +90,8 @@ class BayesianGPLVM(LatentVariableModel):
         Latent dimensions whose weight is above 1/100 of the largest.
     y_mean_ : ndarray (D,)
         The column means taken out before fitting, added back by ``decode`` and ``sample``.
-    n_iter_ : int
+    n_iter_, n_fev_ : int
+        L-BFGS-B iterations and evaluations (mini-batch steps, with ``batch_size``).
     history_ : list of float
         The bound after each L-BFGS-B iteration, or each mini-batch's estimate of it.
     decoder_ : dict
@@ -162,7 +163,7 @@ class BayesianGPLVM(LatentVariableModel):
         bounds = ([(None, None)] * mu.size + [(np.log(1e-8), np.log(1e2))] * S.size
                   + [(None, None)] * Z.size + [tuple(b) for b in kernel.bounds]
                   + [(np.log(1e-6 * signal), np.log(1e2 * signal))])
-        self.n_iter_, self.history_ = 0, []
+        self.n_iter_, self.n_fev_, self.history_ = 0, 0, []
         if max_iter > 0 and self.batch_size is not None:
             with progress_bar(desc=caller, enabled=bool(self.verbose), unit=" steps",
                               total=max_iter) as bar:
@@ -172,12 +173,12 @@ class BayesianGPLVM(LatentVariableModel):
                     self.learning_rate, rng, self.history_, bar)
             x0 = np.concatenate([mu.ravel(), np.log(S).ravel(), Z.ravel(), theta,
                                  [np.log(noise)]])
-            self.n_iter_ = max_iter
+            self.n_iter_ = self.n_fev_ = max_iter
         elif max_iter > 0:
             result = minimize_lbfgs(objective, x0, bounds, max_iter, caller, self.verbose,
                                     self.history_,
                                     global_scale(mu.size + S.size + Z.size, n_theta + 1, n))
-            x0, self.n_iter_ = result.x, result.nit
+            x0, self.n_iter_, self.n_fev_ = result.x, result.nit, result.nfev
         theta, s2, Z, mu, S = unpack(x0)
         self.elbo_ = float(bound.evaluate(theta, s2, Z, mu, S, keep_posterior=True))
         kernel.theta = theta

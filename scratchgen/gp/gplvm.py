@@ -93,7 +93,8 @@ class GPLVM(LatentVariableModel):
     log_marginal_likelihood_value_ : float
         log p(Y | X, theta, s^2) at the optimum (without the prior), in nats.
     y_mean_ : ndarray (D,)
-    n_iter_ : int
+    n_iter_, n_fev_ : int
+        L-BFGS-B iterations and evaluations (mini-batch steps, with ``batch_size``).
     history_ : list of float
         The log likelihood (plus the log prior) after each L-BFGS-B iteration.
     decoder_ : dict
@@ -143,11 +144,11 @@ class GPLVM(LatentVariableModel):
         x0 = np.concatenate([X.ravel(), kernel.theta, [np.log(noise)]])
         bounds = ([(None, None)] * X.size + [tuple(b) for b in kernel.bounds]
                   + [(np.log(1e-6 * signal), np.log(1e2 * signal))])
-        self.n_iter_, self.history_ = 0, []
+        self.n_iter_, self.n_fev_, self.history_ = 0, 0, []
         if max_iter > 0:
             result = minimize_lbfgs(objective, x0, bounds, max_iter, caller, self.verbose,
                                     self.history_, global_scale(X.size, n_theta + 1, n))
-            x0, self.n_iter_ = result.x, result.nit
+            x0, self.n_iter_, self.n_fev_ = result.x, result.nit, result.nfev
         self.latent_ = x0[:n * Q].reshape(n, Q)
         kernel.theta = x0[n * Q:n * Q + n_theta]
         self.noise_ = float(np.exp(x0[-1]))
