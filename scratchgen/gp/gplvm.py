@@ -94,7 +94,7 @@ class GPLVM(LatentVariableModel):
         log p(Y | X, theta, s^2) at the optimum (without the prior), in nats.
     y_mean_ : ndarray (D,)
     n_iter_, n_fev_ : int
-        L-BFGS-B iterations and evaluations (mini-batch steps, with ``batch_size``).
+        L-BFGS-B iterations and evaluations.
     history_ : list of float
         The log likelihood (plus the log prior) after each L-BFGS-B iteration.
     decoder_ : dict
