@@ -126,10 +126,13 @@ def _accumulated_grad(previous, grad, create_graph):
 
     NOTE: without create_graph the first gradient is copied, since ``grad`` may be shared
     (``a + b`` hands the same tensor to both operands), read-only (a broadcast view), or the
-    caller's own array; ``.grad`` must be private and writable for in-place optimizers.
+    caller's own array; ``.grad`` must be private and writable for in-place optimizers. The
+    copy is C-contiguous, the layout the fused optimizer kernels read: a linear layer's weight
+    gradient arrives as the transpose of a product (``x @ w.T``), and the copy costs the same
+    in either order.
     """
     if previous is None:
-        return grad if create_graph else type(grad)._wrap(np.array(grad.data))
+        return grad if create_graph else type(grad)._wrap(np.array(grad.data, order="C"))
     with set_grad_enabled(create_graph):
         return previous + grad
 
