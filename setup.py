@@ -84,6 +84,9 @@ class OptionalBuildExt(build_ext):
             # a * b + c becomes one fused multiply-add in the micro-kernels (GCC's default in
             # its GNU modes, not clang's before version 14).
             compile_args.append("-ffp-contract=fast")
+            # sqrt becomes the instruction itself, not a call that may set errno (which no
+            # kernel reads): loops with a square root (Adam, RMSprop) can then vectorize.
+            compile_args.append("-fno-math-errno")
         if CYTHON_DEBUG:
             # Later flags win, so -O0 overrides Python's own -O2/-O3.
             compile_args += ["-O0", "-g"]

@@ -62,6 +62,17 @@ def test_each_leaf_gets_its_own_writable_grad():
     np.testing.assert_array_equal(b.grad.data, [1.0, 1.0])
 
 
+def test_a_transposed_weights_grad_is_stored_c_contiguous():
+    # x @ w.T hands w the transpose of a product; the fused optimizer kernels read .grad as
+    # one C-contiguous pass, so the engine's copy of the first gradient is C-ordered.
+    rng = np.random.default_rng(0)
+    x = sg.tensor(rng.standard_normal((5, 3)))
+    w = leaf(rng.standard_normal((4, 3)))
+    (x @ w.T).sum().backward()
+    assert w.grad.data.flags.c_contiguous
+    np.testing.assert_allclose(w.grad.data, np.tile(x.data.sum(axis=0), (4, 1)))
+
+
 def test_backward_does_not_alias_the_callers_grad_array():
     x = leaf([1.0, 2.0])
     seed = np.ones(2)

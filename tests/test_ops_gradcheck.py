@@ -16,6 +16,7 @@ REQUIRED = {
     "log_softmax", "matmul", "reshape", "permute", "transpose", "swapaxes", "broadcast_to",
     "getitem", "concatenate", "stack", "split", "pad", "flatten",
     "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
+    "batch_norm_train", "batch_norm_eval",
 }
 
 

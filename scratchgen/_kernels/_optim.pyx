@@ -13,10 +13,54 @@ views of one dtype and one length; nothing here checks that again.
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport sqrt
+from libc.math cimport sqrt, sqrtf
 
 cdef enum:
     PARALLEL_MIN = 65536    # elements below which one thread does the whole update
+    CHUNK = 8192            # elements per task of a parallel loop
+
+
+cdef inline floating _sqrt(floating v) noexcept nogil:
+    """sqrt in the arrays' precision (float32's sqrtf vectorizes twice as wide)."""
+    if floating is float:
+        return sqrtf(v)
+    return sqrt(v)
+
+
+cdef void _adam_chunk(floating* x, const floating* grad, floating* m, floating* v,
+                      floating* vm, Py_ssize_t n, floating shrink, floating sign,
+                      floating wd, floating b1, floating b2, floating one_b1,
+                      floating one_b2, floating bias2, floating epsilon,
+                      floating step_size) noexcept nogil:
+    """Adam on n elements. NOTE: without amsgrad and weight decay (the common case) the
+    loop has no branch, so the compiler vectorizes it; x * 1 (no decoupled decay) and
+    -1 * g (maximize) are exact, as in the twin."""
+    cdef Py_ssize_t i
+    cdef floating xi, gi, mi, vi
+    if vm == NULL and wd == 0:
+        for i in range(n):
+            gi = sign * grad[i]
+            mi = b1 * m[i] + one_b1 * gi                # m_t = beta1 m + (1 - beta1) g
+            vi = b2 * v[i] + one_b2 * (gi * gi)         # v_t = beta2 v + (1 - beta2) g^2
+            m[i] = mi
+            v[i] = vi
+            x[i] = x[i] * shrink - step_size * (mi / (_sqrt(vi) / bias2 + epsilon))
+        return
+    for i in range(n):
+        xi = x[i] * shrink
+        gi = sign * grad[i]
+        if wd != 0:                                 # (0 * x would turn an infinite x to NaN)
+            gi = gi + wd * xi
+        mi = b1 * m[i] + one_b1 * gi
+        vi = b2 * v[i] + one_b2 * (gi * gi)
+        m[i] = mi
+        v[i] = vi
+        if vm != NULL:
+            if vm[i] > vi:
+                vi = vm[i]
+            vm[i] = vi
+        # theta_t = theta - lr / (1 - beta1^t) * m_t / (sqrt(v_t) / sqrt(1 - beta2^t) + eps)
+        x[i] = xi - step_size * (mi / (_sqrt(vi) / bias2 + epsilon))
 
 
 def adam_step(floating[::1] x, const floating[::1] grad, floating[::1] m, floating[::1] v,
@@ -24,33 +68,19 @@ def adam_step(floating[::1] x, const floating[::1] grad, floating[::1] m, floati
               double weight_decay, bint decoupled, bint maximize, double step, int threads):
     """One Adam / AdamW step in place, as numpy_optim.adam_step; `v_max` is None without
     amsgrad. Scalars are rounded to the arrays' dtype first, as NumPy does with them."""
-    cdef Py_ssize_t i, size = x.shape[0]
-    cdef bint amsgrad = v_max is not None
-    cdef floating* vm = &v_max[0] if amsgrad else NULL
-    cdef floating shrink = 1.0 - lr * weight_decay
+    cdef Py_ssize_t chunk, size = x.shape[0], chunks = (size + CHUNK - 1) // CHUNK
+    cdef floating* vm = &v_max[0] if v_max is not None else NULL
+    cdef floating shrink = 1.0 - lr * weight_decay if decoupled else 1.0
+    cdef floating sign = -1.0 if maximize else 1.0
     cdef floating wd = 0.0 if decoupled else weight_decay
-    cdef floating b1 = beta1, b2 = beta2, one_b1 = 1.0 - beta1, one_b2 = 1.0 - beta2
-    cdef floating bias2 = sqrt(1.0 - beta2 ** step), epsilon = eps
+    cdef floating bias2 = sqrt(1.0 - beta2 ** step)
     cdef floating step_size = lr / (1.0 - beta1 ** step)
-    cdef floating xi, gi, mi, vi
-    for i in prange(size, nogil=True, schedule="static",
-                    num_threads=threads if size >= PARALLEL_MIN else 1):
-        xi = x[i]
-        if decoupled:
-            xi = xi * shrink
-        gi = -grad[i] if maximize else grad[i]
-        if wd != 0:                                 # (0 * x would turn an infinite x to NaN)
-            gi = gi + wd * xi
-        mi = b1 * m[i] + one_b1 * gi                # m_t = beta1 m + (1 - beta1) g
-        vi = b2 * v[i] + one_b2 * (gi * gi)         # v_t = beta2 v + (1 - beta2) g^2
-        m[i] = mi
-        v[i] = vi
-        if amsgrad:
-            if vm[i] > vi:
-                vi = vm[i]
-            vm[i] = vi
-        # theta_t = theta - lr / (1 - beta1^t) * m_t / (sqrt(v_t) / sqrt(1 - beta2^t) + eps)
-        x[i] = xi - step_size * (mi / (sqrt(vi) / bias2 + epsilon))
+    for chunk in prange(chunks, nogil=True, schedule="static",
+                        num_threads=threads if size >= PARALLEL_MIN else 1):
+        _adam_chunk(&x[chunk * CHUNK], &grad[chunk * CHUNK], &m[chunk * CHUNK],
+                    &v[chunk * CHUNK], vm + chunk * CHUNK if vm != NULL else NULL,
+                    min(CHUNK, size - chunk * CHUNK), shrink, sign, wd, beta1, beta2,
+                    1.0 - beta1, 1.0 - beta2, bias2, eps, step_size)
 
 
 def sgd_step(floating[::1] x, const floating[::1] grad, floating[::1] buf, double lr,

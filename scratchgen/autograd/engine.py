@@ -73,42 +73,50 @@ def _run(roots, seeds, targets, accumulate, retain_graph, create_graph):
             ):
                 useful.add(id(node))
 
-    grads = {}
+    grads, found = {}, {}
+    anomalous = anomaly.is_anomaly_enabled()
+    # Backward passes record their ops only under create_graph; the mode is set once for the
+    # whole walk (setting it per node cost more than a small op's backward).
     with set_grad_enabled(create_graph):
         for root, seed in zip(roots, seeds):
             _accumulate(grads, root, seed)
-    found = {}
-    for node in reversed(order):
-        grad_out = grads.pop(id(node), None)
-        if grad_out is None:
-            continue
-        if targets is not None and id(node) in targets:
-            found[id(node)] = grad_out
-        if accumulate and (node._fn is None or node._retains_grad):
-            node.grad = _accumulated_grad(node.grad, grad_out, create_graph)
-        fn = node._fn
-        if fn is None:
-            continue
-        if fn.inputs is None:
-            raise RuntimeError(
-                f"backward: trying to go through the graph of {type(fn).__name__} a second "
-                "time, but its saved values were freed by the first backward; pass "
-                "retain_graph=True to the first backward (or grad) call"
-            )
-        if useful is not None and id(node) not in useful:
-            continue
-        with set_grad_enabled(create_graph), anomaly.backward_of(fn):
-            input_grads = fn.backward(grad_out)
-            if not isinstance(input_grads, tuple):
-                input_grads = (input_grads,)
-            if anomaly.is_anomaly_enabled():
-                anomaly.check_backward(fn, input_grads)
+        for node in reversed(order):
+            grad_out = grads.pop(id(node), None)
+            if grad_out is None:
+                continue
+            if targets is not None and id(node) in targets:
+                found[id(node)] = grad_out
+            if accumulate and (node._fn is None or node._retains_grad):
+                node.grad = _accumulated_grad(node.grad, grad_out, create_graph)
+            fn = node._fn
+            if fn is None:
+                continue
+            if fn.inputs is None:
+                raise RuntimeError(
+                    f"backward: trying to go through the graph of {type(fn).__name__} a "
+                    "second time, but its saved values were freed by the first backward; "
+                    "pass retain_graph=True to the first backward (or grad) call"
+                )
+            if useful is not None and id(node) not in useful:
+                continue
+            if anomalous:
+                with anomaly.backward_of(fn):
+                    input_grads = _backward_of(fn, grad_out)
+                    anomaly.check_backward(fn, input_grads)
+            else:
+                input_grads = _backward_of(fn, grad_out)
             for tensor, needed, grad in zip(fn.inputs, fn.needs_input_grad, input_grads):
                 if needed and grad is not None:
                     _accumulate(grads, tensor, _match(fn, tensor, grad))
-        if not retain_graph:
-            fn.release()
+            if not retain_graph:
+                fn.release()
     return found
+
+
+def _backward_of(fn, grad_out):
+    """``fn.backward(grad_out)`` as a tuple (an op with one input may return one Tensor)."""
+    input_grads = fn.backward(grad_out)
+    return input_grads if isinstance(input_grads, tuple) else (input_grads,)
 
 
 def _match(fn, tensor, grad):
@@ -126,10 +134,13 @@ def _accumulated_grad(previous, grad, create_graph):
 
     NOTE: without create_graph the first gradient is copied, since ``grad`` may be shared
     (``a + b`` hands the same tensor to both operands), read-only (a broadcast view), or the
-    caller's own array; ``.grad`` must be private and writable for in-place optimizers.
+    caller's own array; ``.grad`` must be private and writable for in-place optimizers. The
+    copy is C-contiguous, the layout the fused optimizer kernels read: a linear layer's weight
+    gradient arrives as the transpose of a product (``x @ w.T``), and the copy costs the same
+    in either order.
     """
     if previous is None:
-        return grad if create_graph else type(grad)._wrap(np.array(grad.data))
+        return grad if create_graph else type(grad)._wrap(np.array(grad.data, order="C"))
     with set_grad_enabled(create_graph):
         return previous + grad
 

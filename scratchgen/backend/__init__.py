@@ -72,9 +72,11 @@ _kernels_error = None  # the ImportError of the compiled kernels, if they failed
 try:
     # (Absolute imports: an error names the missing module, e.g. scratchgen._kernels._blas.)
     import scratchgen._kernels._blas as _blas
-    import scratchgen._kernels._conv  # noqa: F401  (CythonBackend's conv kernels)
+    import scratchgen._kernels._activation  # noqa: F401  (CythonBackend's activations)
+    import scratchgen._kernels._conv  # noqa: F401  (its conv kernels)
     import scratchgen._kernels._gp  # noqa: F401  (its Gaussian-process passes)
     import scratchgen._kernels._matmul  # noqa: F401  (its own packed GEMM)
+    import scratchgen._kernels._norm  # noqa: F401  (its batch normalization)
     import scratchgen._kernels._optim  # noqa: F401  (its fused optimizer updates)
     import scratchgen._kernels._pool  # noqa: F401  (and its pooling kernels)
 except ImportError as exc:

@@ -11,7 +11,7 @@ import threading
 
 import numpy as np
 
-from .._kernels import _blas, _gp, _matmul, _optim
+from .._kernels import _activation, _blas, _gp, _matmul, _norm, _optim
 from . import cython_conv
 from .numpy_backend import NumpyBackend
 
@@ -141,6 +141,68 @@ class CythonBackend(NumpyBackend):
         _optim.rmsprop_step(*_flat(x, grad, v, g_avg, buf), lr, alpha, eps, weight_decay,
                             momentum, maximize, _blas.openmp_info()[1])
 
+    # Activations: float32 or float64 arrays of one dtype and shape, made C-contiguous, in one
+    # pass on _kernels/_activation.pyx; anything else on the twin (numpy_activation.py).
+    def leaky_relu(self, x, negative_slope):
+        """y = x where x > 0, negative_slope * x elsewhere."""
+        if not _elementwise_fits(x):
+            return super().leaky_relu(x, negative_slope)
+        x = _c_contiguous(x)
+        y = np.empty_like(x)
+        _activation.leaky_relu(x.reshape(-1), y.reshape(-1), negative_slope,
+                               _blas.openmp_info()[1])
+        return y
+
+    def leaky_relu_backward(self, grad_y, x, negative_slope):
+        """dL/dx = grad_y where x > 0, negative_slope * grad_y elsewhere."""
+        if not _elementwise_fits(x, grad_y):
+            return super().leaky_relu_backward(grad_y, x, negative_slope)
+        grad_y, x = _c_contiguous(grad_y), _c_contiguous(x)
+        grad_x = np.empty_like(x)
+        _activation.leaky_relu_backward(grad_y.reshape(-1), x.reshape(-1), grad_x.reshape(-1),
+                                        negative_slope, _blas.openmp_info()[1])
+        return grad_x
+
+    # Batch normalization: float32 or float64 inputs of one dtype, made C-contiguous, on
+    # _kernels/_norm.pyx; anything else (other dtypes, empty arrays) on the twin
+    # (numpy_norm.py).
+    def batch_norm_train(self, x, weight, bias, eps):
+        """(y, mean, var): x normalized by its batch statistics, and those statistics."""
+        if not _norm_fits(x, weight, bias):
+            return super().batch_norm_train(x, weight, bias, eps)
+        x, weight, bias = _c_contiguous(x), _c_contiguous(weight), _c_contiguous(bias)
+        C = x.shape[1]
+        y = np.empty_like(x)                                     # (N, C, L)
+        mean, var = np.empty(C, x.dtype), np.empty(C, x.dtype)
+        _norm.batch_norm_train(x, weight, bias, eps, y, mean, var, np.empty((2, C)),
+                               _blas.openmp_info()[1])
+        return y, mean, var
+
+    def batch_norm_eval(self, x, weight, bias, mean, invstd):
+        """y = (x - mean_c) * (invstd_c w_c) + b_c: (N, C, L)."""
+        if not _norm_fits(x, weight, bias, mean, invstd):
+            return super().batch_norm_eval(x, weight, bias, mean, invstd)
+        x = _c_contiguous(x)
+        y = np.empty_like(x)                                     # (N, C, L)
+        _norm.batch_norm_eval(x, *map(_c_contiguous, (weight, bias, mean, invstd)), y,
+                              _blas.openmp_info()[1])
+        return y
+
+    def batch_norm_backward(self, grad_y, x, weight, mean, invstd, training, need_x=True):
+        """(grad_x or None without `need_x`, grad_w, grad_b) of batch normalization."""
+        if not (_norm_fits(x, weight, mean, invstd) and grad_y.dtype == x.dtype
+                and grad_y.shape == x.shape):
+            return super().batch_norm_backward(grad_y, x, weight, mean, invstd, training,
+                                               need_x)
+        grad_y, x = _c_contiguous(grad_y), _c_contiguous(x)
+        C = x.shape[1]
+        grad_x = np.empty_like(x) if need_x else None            # (N, C, L)
+        grad_w, grad_b = np.empty(C, x.dtype), np.empty(C, x.dtype)
+        _norm.batch_norm_backward(grad_y, x, *map(_c_contiguous, (weight, mean, invstd)),
+                                  training, grad_x, grad_w, grad_b, np.empty((2, C)),
+                                  _blas.openmp_info()[1])
+        return grad_x, grad_w, grad_b
+
     # Gaussian processes. Non-empty matrices (the factorization's Fortran-ordered, the
     # passes' C-contiguous, float64 and square; other operands are made to fit) run on
     # _kernels/_gp.pyx; anything else on the twin.
@@ -191,6 +253,22 @@ def _optim_fits(x, grad, *state):
             and all(type(a) is np.ndarray and a.dtype == x.dtype and a.shape == x.shape
                     and a.flags.c_contiguous and a.flags.aligned for a in arrays)
             and all(a.flags.writeable for a in arrays if a is not grad))
+
+
+def _elementwise_fits(x, *others):
+    """Whether an elementwise kernel takes x and `others`: non-empty ndarrays of x's float
+    dtype and shape (the kernels get C-contiguous copies where needed)."""
+    return (type(x) is np.ndarray and x.size > 0 and x.dtype in _GEMM_DTYPES
+            and all(type(a) is np.ndarray and a.dtype == x.dtype and a.shape == x.shape
+                    for a in others))
+
+
+def _norm_fits(x, *vectors):
+    """Whether the batch-norm kernels take x (N, C, L) and its (C,) vectors: non-empty
+    ndarrays of one float dtype (the kernels get C-contiguous copies where needed)."""
+    return (type(x) is np.ndarray and x.ndim == 3 and x.size > 0 and x.dtype in _GEMM_DTYPES
+            and all(type(v) is np.ndarray and v.dtype == x.dtype and v.shape == (x.shape[1],)
+                    for v in vectors))
 
 
 def _flat(*arrays):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from . import numpy_conv, numpy_gp, numpy_optim
+from . import numpy_activation, numpy_conv, numpy_gp, numpy_norm, numpy_optim
 
 
 class NumpyBackend:
@@ -63,6 +63,31 @@ class NumpyBackend:
     def avg_pool2d_backward(self, grad_y, geometry, count_include_pad):
         """grad_y / count spread over each window: (N, C, H, W)."""
         return numpy_conv.avg_pool2d_backward(grad_y, geometry, count_include_pad)
+
+    # Activations, elementwise; the definitions, with the math, are in numpy_activation.py.
+    def leaky_relu(self, x, negative_slope):
+        """y = x where x > 0, negative_slope * x elsewhere."""
+        return numpy_activation.leaky_relu(x, negative_slope)
+
+    def leaky_relu_backward(self, grad_y, x, negative_slope):
+        """dL/dx = grad_y where x > 0, negative_slope * grad_y elsewhere."""
+        return numpy_activation.leaky_relu_backward(grad_y, x, negative_slope)
+
+    # Batch normalization of x viewed as (N, C, L), with (C,) weight, bias and statistics;
+    # the definitions, with the math, are in numpy_norm.py.
+    def batch_norm_train(self, x, weight, bias, eps):
+        """(y, mean, var): x normalized by its batch statistics, and those statistics."""
+        return numpy_norm.batch_norm_train(x, weight, bias, eps)
+
+    def batch_norm_eval(self, x, weight, bias, mean, invstd):
+        """y = (x - mean_c) * (invstd_c w_c) + b_c: (N, C, L)."""
+        return numpy_norm.batch_norm_eval(x, weight, bias, mean, invstd)
+
+    def batch_norm_backward(self, grad_y, x, weight, mean, invstd, training, need_x=True):
+        """(grad_x or None without `need_x`, grad_w, grad_b) of batch normalization."""
+        grad_x, grad_w, grad_b = numpy_norm.batch_norm_backward(grad_y, x, weight, mean, invstd,
+                                                                training)
+        return (grad_x if need_x else None), grad_w, grad_b
 
     # Gaussian processes: squared distances, the Cholesky factorization of a Fortran-ordered
     # float64 matrix, and in-place and reducing passes over the strict upper triangle of a

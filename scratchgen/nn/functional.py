@@ -1,11 +1,11 @@
 """Stateless neural-network functions, named and called as in ``torch.nn.functional``.
 
 Convolution, pooling and the losses live with the other ops in ``scratchgen.ops`` and are
-re-exported here; the layer functions below are composed from primitives.
+re-exported here; the layer functions below are composed from primitives, except batch_norm,
+which is one fused op (``scratchgen.ops.normalization.BatchNorm``).
 """
 import numpy as np
 
-from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
 from ..ops.conv import conv2d, conv_transpose2d
 from ..ops.losses import (
@@ -18,6 +18,7 @@ from ..ops.losses import (
     mse_loss,
     nll_loss,
 )
+from ..ops.normalization import BatchNorm
 from ..ops.pool import avg_pool2d, max_pool2d
 from .init import as_generator
 
@@ -69,10 +70,6 @@ def dropout(input, p=0.5, training=True, rng=None):
     return input * (keep * (1.0 / (1.0 - p))).astype(input.dtype)
 
 
-def _channel_shape(x):
-    return (1, -1) + (1,) * (x.ndim - 2)
-
-
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
     """Normalize each channel (axis 1) by its batch statistics (training) or its running
@@ -80,34 +77,26 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
     In training the running statistics (Tensors, updated in place) move towards the batch
     statistics: r = (1 - momentum) r + momentum s, with the unbiased variance as PyTorch does.
+    One op, ``scratchgen.ops.normalization.BatchNorm``, with the math in its docstring.
     """
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected input (N, C, ...), got shape {input.shape}")
-    axes = (0,) + tuple(range(2, input.ndim))
-    shape = _channel_shape(input)
     if training:
-        count = input.size // input.shape[1]
-        if count < 2:
+        if input.size // input.shape[1] < 2:
             raise ValueError(f"batch_norm: training needs more than one value per channel, got "
                              f"input shape {input.shape}")
-        mean = input.mean(axis=axes, keepdims=True)
-        var = input.var(axis=axes, keepdims=True)
-        if running_mean is not None:
-            with no_grad():
-                running_mean.data *= 1.0 - momentum
-                running_mean.data += momentum * mean.data.reshape(-1)
-                running_var.data *= 1.0 - momentum
-                running_var.data += momentum * var.data.reshape(-1) * (count / (count - 1))
-    else:
-        if running_mean is None:
-            raise ValueError("batch_norm: evaluation needs running statistics")
-        mean, var = running_mean.reshape(shape), running_var.reshape(shape)
-    out = (input - mean) / (var + eps).sqrt()
-    if weight is not None:
-        out = out * weight.reshape(shape)
-    if bias is not None:
-        out = out + bias.reshape(shape)
-    return out
+    elif running_mean is None or running_var is None:
+        raise ValueError("batch_norm: evaluation needs running statistics")
+    channels = input.shape[1]
+    # Without affine parameters: a constant scale of one and shift of zero.
+    if weight is None:
+        weight = Tensor._wrap(np.ones(channels, input.dtype))
+    if bias is None:
+        bias = Tensor._wrap(np.zeros(channels, input.dtype))
+    return BatchNorm.apply(
+        input, weight, bias, training=training, momentum=momentum, eps=eps,
+        running_mean=None if running_mean is None else running_mean.data,
+        running_var=None if running_var is None else running_var.data)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):

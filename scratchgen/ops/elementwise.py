@@ -8,6 +8,7 @@ array: its own derivative is zero almost everywhere.
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.tensor import Tensor
 from .movement import unbroadcast
 
@@ -249,16 +250,24 @@ class Relu(Function):
 
 
 class LeakyRelu(Function):
-    """y = x if x > 0 else slope * x.  dL/dx = g * (1 if x > 0 else slope)."""
+    """y = x if x > 0 else slope * x.  dL/dx = g * (1 if x > 0 else slope).
+
+    Fused for speed: each direction is one pass on the backend's kernel. Under
+    ``create_graph`` the backward is g times a constant factor (its derivative is zero
+    almost everywhere), recorded as a Tensor op.
+    """
 
     def forward(self, x, negative_slope):
-        # A two-entry table indexed by the mask: exact, and 3x faster than np.where here.
-        table = np.array([negative_slope, 1], dtype=x.dtype)
-        self.scale = table.take((x > 0).view(np.uint8))
-        return x * self.scale
+        self.negative_slope = negative_slope
+        return self.backend.leaky_relu(x, negative_slope)
 
     def backward(self, grad_out):
-        return grad_out * self.scale
+        x = self.inputs[0].data
+        if is_grad_enabled():
+            factor = np.where(x > 0, 1, self.negative_slope).astype(x.dtype)
+            return grad_out * factor
+        return Tensor._wrap(self.backend.leaky_relu_backward(grad_out.data, x,
+                                                             self.negative_slope))
 
 
 class Elu(Function):

@@ -13,6 +13,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from ..autograd.tensor import Tensor
 from ..nn import functional as F
 from ..ops import elementwise, movement
 from . import strategies as S
@@ -236,6 +237,29 @@ def pool_inputs(draw, distinct=False, dilation=False):
     return Case((draw(S.arrays(shape, distinct=distinct)),), params)
 
 
+@st.composite
+def batch_norm_inputs(draw, training):
+    """x (N, C, ...) with 1-D or 2-D spatial axes (or none), weight and bias (C,); for
+    evaluation also running statistics (variances in [0.5, 2]).
+
+    Each channel's values are a ramp from -2 to 2 plus a perturbation of at most 0.5, so
+    its standard deviation stays near 1 or above: finite differences of 1 / sqrt(var + eps)
+    are accurate there, and a near-constant channel (a legitimate but ill-conditioned input)
+    is not what this table tests.
+    """
+    n, c = draw(st.integers(2, 3)), draw(st.integers(1, 3))
+    shape = (n, c) + draw(st.sampled_from([(), (3,), (2, 3)]))
+    x = draw(S.arrays(shape, -0.5, 0.5))
+    per_channel = x.size // c
+    ramp = np.linspace(-2.0, 2.0, per_channel).reshape((n, 1) + shape[2:])
+    x = x + ramp
+    params = {}
+    if not training:
+        params = {"running_mean": draw(S.arrays((c,))),
+                  "running_var": draw(S.arrays((c,), 0.5, 2.0))}
+    return Case((x, draw(S.arrays((c,))), draw(S.arrays((c,)))), params)
+
+
 # ------------------------------------------------------------------ torch helpers
 def _dims(x, axis):
     """PyTorch spelling of a NumPy ``axis`` argument (None means every axis)."""
@@ -351,6 +375,16 @@ OPS = [
     OpSpec("conv_transpose2d", lambda x, w, b, **kw: F.conv_transpose2d(x, w, b, **kw),
            conv_inputs(transpose=True),
            lambda t, x, w, b, **kw: t.nn.functional.conv_transpose2d(x, w, b, **kw)),
+    OpSpec("batch_norm_train", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+           batch_norm_inputs(training=True),
+           lambda t, x, w, b: t.nn.functional.batch_norm(x, None, None, w, b, training=True)),
+    OpSpec("batch_norm_eval",
+           lambda x, w, b, running_mean, running_var: F.batch_norm(
+               x, Tensor(running_mean), Tensor(running_var), w, b, training=False),
+           batch_norm_inputs(training=False),
+           lambda t, x, w, b, running_mean, running_var: t.nn.functional.batch_norm(
+               x, t.from_numpy(running_mean), t.from_numpy(running_var), w, b,
+               training=False)),
     OpSpec("max_pool2d", lambda x, **kw: F.max_pool2d(x, **kw),
            pool_inputs(distinct=True, dilation=True),
            lambda t, x, **kw: t.nn.functional.max_pool2d(x, **kw)),

@@ -1,0 +1,99 @@
+"""The activation kernels (_kernels/_activation.pyx) against their NumPy twins
+(scratchgen/backend/numpy_activation.py).
+
+Both compute x or slope * x (and g or slope * g) with one rounding, so they must agree
+exactly, NaN, infinities and signed zeros included; sizes on both sides of the length from
+which the kernels split the work over threads; both dtypes; non-contiguous inputs, which the
+kernels copy first; mixed dtypes, which go to the twin.
+"""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import scratchgen as sg
+from scratchgen import backend
+from tests._kernel_helpers import DTYPES, cython, examples, needs_kernels, numpy
+
+SHAPES = st.sampled_from([(1,), (7,), (3, 5), (2, 3, 4, 5), (65536 + 3,), (64, 64, 4, 4)])
+SLOPES = st.sampled_from([0.2, 0.01, 0.0, -0.5, 1.5])
+SPECIAL = [np.nan, np.inf, -np.inf, 0.0, -0.0]
+
+
+def draw_array(shape, dtype, seed, special=True):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(dtype)
+    if special:
+        flat = x.reshape(-1)
+        flat[rng.integers(0, flat.size, min(flat.size, 5))] = SPECIAL[:min(flat.size, 5)]
+    return x
+
+
+# (the twin warns where it multiplies an infinity by a slope of 0; the kernel does not)
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@needs_kernels
+@examples
+@given(SHAPES, st.sampled_from(DTYPES), SLOPES, st.integers(0, 2**32 - 1))
+def test_leaky_relu_matches_numpy_exactly(shape, dtype, slope, seed):
+    x = draw_array(shape, dtype, seed)
+    y = cython().leaky_relu(x, slope)
+    assert y.dtype == x.dtype and y.shape == x.shape
+    np.testing.assert_array_equal(y, numpy().leaky_relu(x, slope))
+    np.testing.assert_array_equal(np.signbit(y), np.signbit(numpy().leaky_relu(x, slope)))
+
+
+# (the twin warns where it multiplies an infinity by a slope of 0; the kernel does not)
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@needs_kernels
+@examples
+@given(SHAPES, st.sampled_from(DTYPES), SLOPES, st.integers(0, 2**32 - 1))
+def test_leaky_relu_backward_matches_numpy_exactly(shape, dtype, slope, seed):
+    x, g = draw_array(shape, dtype, seed), draw_array(shape, dtype, seed + 1)
+    got = cython().leaky_relu_backward(g, x, slope)
+    assert got.dtype == x.dtype and got.shape == x.shape
+    np.testing.assert_array_equal(got, numpy().leaky_relu_backward(g, x, slope))
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_non_contiguous_inputs_are_copied_for_the_kernel(dtype):
+    x, g = draw_array((6, 5), dtype, 0).T, draw_array((5, 6), dtype, 1)
+    np.testing.assert_array_equal(cython().leaky_relu(x, 0.2), numpy().leaky_relu(x, 0.2))
+    np.testing.assert_array_equal(cython().leaky_relu_backward(g, x, 0.2),
+                                  numpy().leaky_relu_backward(g, x, 0.2))
+
+
+@needs_kernels
+def test_mixed_dtypes_go_to_the_twin():
+    x, g = draw_array((4, 3), np.float32, 0), draw_array((4, 3), np.float64, 1)
+    got = cython().leaky_relu_backward(g, x, 0.2)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, numpy().leaky_relu_backward(g, x, 0.2))
+
+
+@needs_kernels
+def test_the_layer_takes_the_kernels(monkeypatch):
+    from scratchgen.backend import numpy_activation
+
+    def twin_called(*args):
+        raise AssertionError("the cython backend fell back to the NumPy twin")
+
+    for name in ("leaky_relu", "leaky_relu_backward"):
+        monkeypatch.setattr(numpy_activation, name, twin_called)
+    with backend.use("cython"):
+        x = sg.randn(3, 4, rng=0, requires_grad=True)
+        x.leaky_relu(0.2).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.where(x.data > 0, 1.0, 0.2).astype(x.dtype))
+
+
+@pytest.mark.parametrize("name", backend.available())
+def test_double_backward_of_leaky_relu_is_zero_in_x_and_linear_in_g(name):
+    rng = np.random.default_rng(0)
+    with backend.use(name):
+        x = sg.tensor(rng.standard_normal((5, 4)), requires_grad=True)
+        g = sg.tensor(rng.standard_normal((5, 4)), requires_grad=True)
+        (grad_x,) = sg.grad(x.leaky_relu(0.3), x, grad_outputs=g, create_graph=True)
+        grad_g, grad_xx = sg.grad((grad_x * grad_x).sum(), [g, x], allow_unused=True)
+    factor = np.where(x.data > 0, 1.0, 0.3)
+    np.testing.assert_allclose(grad_g.data, 2 * g.data * factor ** 2, rtol=1e-12)
+    assert grad_xx is None or not np.any(grad_xx.data)
