@@ -19,7 +19,10 @@ from .validation import check_fitted, check_input, check_n_features
 __all__ = ["LatentVariableModel", "check_observations", "global_scale", "minimize_lbfgs",
            "pca_latent"]
 
-MEMORY = 10     # L-BFGS-B corrections kept (scipy's default)
+# L-BFGS-B corrections kept (scipy's default is 10): with the preconditioning of global_scale,
+# 20 reached a higher Bayesian GP-LVM bound in 1000 evaluations on the digits (47,777 against
+# 47,653 nats, Q = 5) at a negligible cost per iteration.
+MEMORY = 20
 
 
 def check_observations(Y, latent_dim, caller, min_rows=2):
