@@ -143,7 +143,8 @@ def save_ard_weights(weights, path, title="ARD weights of the latent dimensions"
     return Path(path)
 
 
-def save_loss_curves(history, path, title="training losses", smooth=None):
+def save_loss_curves(history, path, title="training losses", smooth=None, xlabel="training step",
+                     ylabel="loss"):
     """Plot each loss against the step and write a PNG, atomically.
 
     Parameters
@@ -154,6 +155,8 @@ def save_loss_curves(history, path, title="training losses", smooth=None):
     title : str
     smooth : int, optional
         Also draw a moving average over this many steps (default: about 1/50 of the run).
+    xlabel, ylabel : str
+        The axes' labels.
     """
     fig = _figure("save_loss_curves", (7, 4))
     ax = fig.subplots()
@@ -170,8 +173,8 @@ def save_loss_curves(history, path, title="training losses", smooth=None):
                     label=f"{name} (mean of {window} steps)")
         else:
             ax.lines[-1].set_label(name)
-    ax.set_xlabel("training step")
-    ax.set_ylabel("loss")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()

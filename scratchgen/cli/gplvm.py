@@ -115,7 +115,11 @@ def _write_pictures(model, labels, history, out, seed):
                                 title=f"{model.kind}: latent means and decoded images")
         save_ard_weights(model.relevance(), out / "ard.png",
                          title=f"{model.kind}: relevance of each latent dimension")
-        save_loss_curves({"objective": (np.arange(1, len(history) + 1), history)},
-                         out / "loss_curves.png", title=f"{model.kind}: objective (nats)")
+        # the first iterations climb from far below: show the curve from its tenth iterate
+        start = min(9, max(len(history) - 2, 0))
+        save_loss_curves({"objective": (np.arange(start + 1, len(history) + 1),
+                                        history[start:])},
+                         out / "loss_curves.png", title=f"{model.kind}: the objective",
+                         smooth=1, xlabel="L-BFGS-B iteration", ylabel="nats")
     except ImportError as err:
         warnings.warn(f"no pictures: {err}", stacklevel=2)
