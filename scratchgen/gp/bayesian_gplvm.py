@@ -8,12 +8,11 @@ kernel, the latent dimensions the data do not need get a large length scale (a s
 """
 import numpy as np
 
-from . import kernels
 from ..progress import progress_bar
 from .bgplvm_bound import CollapsedLVMBound, PsiKernel
 from .bgplvm_svi import StochasticLVMBound, fit_stochastic
 from .lvm_base import (LatentVariableModel, check_kernel, check_observations,
-                       check_positive_int, global_scale, minimize_lbfgs, pca_latent)
+                       check_positive_int, global_scale, minimize_lbfgs)
 from .psi_statistics import psi_statistics
 from .sparse import kmeans_plus_plus
 from ..random_state import check_random_state
@@ -127,15 +126,7 @@ class BayesianGPLVM(LatentVariableModel):
                 raise ValueError(f"{caller}: batch_size={self.batch_size} is larger than the "
                                  f"{n} rows of Y")
         rng = check_random_state(self.random_state, caller)
-        self.y_mean_ = Y.mean(axis=0)
-        Y = Y - self.y_mean_
-        signal = float(np.mean(Y.var(axis=0))) or 1.0
-        noise = 0.1 * signal if self.noise is None else float(self.noise)
-        if not (np.isfinite(noise) and noise > 0):
-            raise ValueError(f"{caller}: noise must be a positive variance, got {self.noise!r}")
-        mu, fractions = pca_latent(Y, Q)
-        kernel = (self.kernel._copy() if self.kernel is not None else
-                  kernels.ConstantKernel(signal) * kernels.RBF(1.0 / np.sqrt(fractions)))
+        Y, signal, noise, mu, kernel = self._start(Y, Q, caller)
         psi_kernel = PsiKernel(kernel, Q, caller)
         S = np.full((n, Q), _INITIAL_LATENT_VAR)
         Z = kmeans_plus_plus(mu, m, rng)

@@ -19,11 +19,10 @@ from scipy.linalg import cho_solve, solve_triangular
 
 from ..autograd.engine import grad
 from ..autograd.tensor import Tensor
-from . import kernels
 from .likelihood import log_marginal_likelihood
 from .bayesian_gplvm import _check_trained_here
 from .lvm_base import (LatentVariableModel, check_kernel, check_observations,
-                       check_positive_int, global_scale, minimize_lbfgs, pca_latent)
+                       check_positive_int, global_scale, minimize_lbfgs)
 from .validation import check_input, check_n_features
 
 __all__ = ["GPLVM", "log_likelihood"]
@@ -119,15 +118,7 @@ class GPLVM(LatentVariableModel):
         check_kernel(self.kernel, caller)
         Y = check_observations(Y, Q, caller)
         n, D = Y.shape
-        self.y_mean_ = Y.mean(axis=0)
-        Y = Y - self.y_mean_
-        signal = float(np.mean(Y.var(axis=0))) or 1.0
-        noise = 0.1 * signal if self.noise is None else float(self.noise)
-        if not (np.isfinite(noise) and noise > 0):
-            raise ValueError(f"{caller}: noise must be a positive variance, got {self.noise!r}")
-        X, fractions = pca_latent(Y, Q)
-        kernel = (self.kernel._copy() if self.kernel is not None else
-                  kernels.ConstantKernel(signal) * kernels.RBF(1.0 / np.sqrt(fractions)))
+        Y, signal, noise, X, kernel = self._start(Y, Q, caller)
         kernel._check_features(Q)
         n_theta = kernel.n_dims
         if self.max_iter and not _has_input_gradient(kernel, Q):

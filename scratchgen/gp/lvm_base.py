@@ -13,6 +13,7 @@ from scipy import optimize
 from ..estimator import BaseEstimator
 from ..progress import progress_bar
 from ..random_state import check_random_state
+from . import kernels
 from .kernels_base import Kernel
 from .validation import check_fitted, check_input, check_n_features
 
@@ -147,6 +148,24 @@ class LatentVariableModel(BaseEstimator):
                                 if f"decoder.{key}" in arrays else None)
                           for key in ("anchors", "weights", "A", "B")}
         return model
+
+    def _start(self, Y, Q, caller):
+        """Centre Y (keeping ``y_mean_``) and choose the starting noise, latent points and kernel.
+
+        Returns (centred Y, its mean column variance, noise, PCA latent points (n, Q), kernel):
+        the noise is 1/10 of that variance unless ``noise`` is set; the kernel is a copy of ``kernel``, or
+        ``Constant * RBF`` with ARD length scales 1 / sqrt(PCA variance fraction).
+        """
+        self.y_mean_ = Y.mean(axis=0)
+        Y = Y - self.y_mean_
+        signal = float(np.mean(Y.var(axis=0))) or 1.0
+        noise = 0.1 * signal if self.noise is None else float(self.noise)
+        if not (np.isfinite(noise) and noise > 0):
+            raise ValueError(f"{caller}: noise must be a positive variance, got {self.noise!r}")
+        X, fractions = pca_latent(Y, Q)
+        kernel = (self.kernel._copy() if self.kernel is not None else
+                  kernels.ConstantKernel(signal) * kernels.RBF(1.0 / np.sqrt(fractions)))
+        return Y, signal, noise, X, kernel
 
     def _predict_latent(self, X):
         """Predictive mean (n, D) of the centred data and variance (n,) of f at X."""
