@@ -92,13 +92,32 @@ cdef inline void pack(const floating* src, Py_ssize_t rs, Py_ssize_t cs, Py_ssiz
     """Pack a (rows, depth) matrix, element (i, k) at src[i * rs + k * cs], into panels of r
     rows: dst[panel * panel_stride + k * r + i'] holds row panel * r + i' (0 past `rows`).
 
-    Panel by panel, k by k, the r values of one k written side by side. A full panel whose
-    rows are contiguous (cs == 1) reads through one pointer per row: the compiler then
-    keeps the r read streams in registers instead of recomputing (base + i) * rs + k * cs.
+    Panel by panel, k by k, the r values of one k written side by side. Two layouts get a
+    loop of their own, since the general one's index arithmetic keeps the compiler from
+    vectorizing: when the matrix's values of one k are adjacent in memory (rs == 1, as for
+    the column panels of a row-major B) it is read line by line; a full panel whose
+    rows are contiguous (cs == 1) reads through one pointer per row, so the compiler keeps
+    the r read streams in registers instead of recomputing (base + i) * rs + k * cs.
     """
     cdef Py_ssize_t panel, i, k, base, valid
     cdef floating* out
     cdef const floating* row[SG_MAX_NR]
+    cdef const floating* line
+    if rs == 1:
+        # Line k of the matrix is contiguous: read it once, front to back (a stride the
+        # hardware prefetcher follows), handing r values to each panel. (A loop, not memcpy:
+        # for a few dozen bytes the call costs more than the copy.)
+        for k in range(depth):
+            line = src + k * cs
+            for panel in range((rows + r - 1) // r):
+                base = panel * r
+                valid = min(r, rows - base)
+                out = dst + panel * panel_stride + k * r
+                for i in range(valid):
+                    out[i] = line[base + i]
+                for i in range(valid, r):
+                    out[i] = 0
+        return
     for panel in range((rows + r - 1) // r):
         base = panel * r
         valid = min(r, rows - base)
