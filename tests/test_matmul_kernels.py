@@ -79,3 +79,22 @@ def test_backend_matmul_agrees_on_both_gemms(shape):
     stacked = a.reshape(2, m // 2, k) if m % 2 == 0 else a[None]  # (..., m, k) @ (k, n)
     assert_close(cython().matmul(stacked, b), stacked @ b,
                  magnitude.reshape(stacked.shape[:-1] + (n,)))
+
+
+@needs_kernels
+@pytest.mark.parametrize(("m", "k", "n"), [(128, 400, 40), (128, 784, 400), (300, 70, 20)])
+def test_own_gemm_is_the_same_on_one_thread_and_on_all(m, k, n):
+    """The backend runs small products on one thread (OWN_GEMM_PARALLEL_MACS): the split
+    over threads changes which thread computes a block, never the order of its sums."""
+    from scratchgen._kernels import _blas, _matmul
+
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    results = []
+    for threads in (1, max(2, _blas.openmp_info()[1])):
+        c = np.empty((m, n), np.float32)
+        _matmul.gemm(a, b, c, False, False, threads,
+                     np.empty(_matmul.work_size(threads), np.float32))
+        results.append(c)
+    np.testing.assert_array_equal(results[0], results[1])
