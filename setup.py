@@ -87,6 +87,10 @@ class OptionalBuildExt(build_ext):
             # sqrt becomes the instruction itself, not a call that may set errno (which no
             # kernel reads): loops with a square root (Adam, RMSprop) can then vectorize.
             compile_args.append("-fno-math-errno")
+            # No kernel enables floating-point traps, so a select between two computed values
+            # need not stay a branch: the loops of sg_math.h's exponential (a clamp, a sign
+            # test) vectorize only with this.
+            compile_args.append("-fno-trapping-math")
         if CYTHON_DEBUG:
             # Later flags win, so -O0 overrides Python's own -O2/-O3.
             compile_args += ["-O0", "-g"]

@@ -1,10 +1,14 @@
-"""The activation kernels (_kernels/_activation.pyx) against their NumPy twins
+"""The activation and loss kernels (_kernels/_activation.pyx) against their NumPy twins
 (scratchgen/backend/numpy_activation.py).
 
-Both compute x or slope * x (and g or slope * g) with one rounding, so they must agree
-exactly, NaN, infinities and signed zeros included; sizes on both sides of the length from
-which the kernels split the work over threads; both dtypes; non-contiguous inputs, which the
-kernels copy first; mixed dtypes, which go to the twin.
+LeakyReLU: both compute x or slope * x (and g or slope * g) with one rounding, so they must
+agree exactly, NaN, infinities and signed zeros included. Binary cross entropy on logits:
+float64 runs libm's exp and log1p as the twin does; float32 runs sg_math.h's polynomials;
+both are held to their dtype's rounding error in every term (the cancellation in
+max(x, 0) - x y and in sigmoid(x) - y is the twin's too), and to the twin's NaN and
+infinities. Sizes on both sides of the length from which the
+kernels split the work over threads; both dtypes; non-contiguous inputs, which the kernels
+copy first; mixed dtypes, which go to the twin.
 """
 import numpy as np
 import pytest
@@ -97,3 +101,75 @@ def test_double_backward_of_leaky_relu_is_zero_in_x_and_linear_in_g(name):
     factor = np.where(x.data > 0, 1.0, 0.3)
     np.testing.assert_allclose(grad_g.data, 2 * g.data * factor ** 2, rtol=1e-12)
     assert grad_xx is None or not np.any(grad_xx.data)
+
+
+def bce_reference(x, y):
+    """The loss in float64 from the same inputs, and a bound on the rounding error of the
+    dtype's arithmetic (a few ulps of every term of max(x, 0) - x y + log1p(e^-|x|))."""
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    loss = np.maximum(x64, 0) - x64 * y64 + np.log1p(np.exp(-np.abs(x64)))
+    terms = np.maximum(x64, 0) + np.abs(x64 * y64) + np.log1p(np.exp(-np.abs(x64)))
+    return loss, 4 * np.finfo(x.dtype).eps * terms
+
+
+@needs_kernels
+@examples
+@given(SHAPES, st.sampled_from(DTYPES), st.sampled_from([0.1, 3.0, 40.0]),
+       st.integers(0, 2**32 - 1))
+def test_bce_with_logits_matches_numpy(shape, dtype, scale, seed):
+    rng = np.random.default_rng(seed)
+    x = (scale * rng.standard_normal(shape)).astype(dtype)
+    y = rng.uniform(0, 1, shape).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    loss = cython().bce_with_logits(x, y)
+    grad = cython().bce_with_logits_backward(g, x, y)
+    assert loss.dtype == grad.dtype == x.dtype and loss.shape == grad.shape == x.shape
+    if dtype == np.float64:     # libm's exp and log1p, as the twin: the same to rounding
+        np.testing.assert_allclose(loss, numpy().bce_with_logits(x, y), rtol=1e-14, atol=0)
+    exact, bound = bce_reference(x, y)
+    assert np.all(np.abs(loss - exact) <= bound), np.max(np.abs(loss - exact) / bound)
+    sigmoid = 1 / (1 + np.exp(-x.astype(np.float64)))
+    exact_grad = g * (sigmoid - y)
+    grad_bound = 4 * np.finfo(dtype).eps * np.abs(g) * (sigmoid + np.abs(y))
+    assert np.all(np.abs(grad - exact_grad) <= grad_bound)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@needs_kernels
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bce_with_logits_special_values_match_numpy(dtype):
+    """NaN stays NaN, infinite logits give what the twin gives, tiny and huge logits stay
+    exact (log1p(e^-|x|) keeps the digits of a tiny e^-|x|, no exp overflows)."""
+    x = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-30, -1e-30, 30.0, -30.0, 80.0,
+                  -80.0, 1e4, -1e4, 0.5], dtype)
+    y = np.array([0.5, 0.0, 0.0, 1.0, 0.0, 0.3, 0.3, 0.0, 0.0, 1.0, 1.0, 0.2, 0.2, 0.0], dtype)
+    g = np.ones_like(x)
+    for got, want in ((cython().bce_with_logits(x, y), numpy().bce_with_logits(x, y)),
+                      (cython().bce_with_logits_backward(g, x, y),
+                       numpy().bce_with_logits_backward(g, x, y))):
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_allclose(got, want, rtol=8 * np.finfo(dtype).eps, atol=0)
+
+
+@needs_kernels
+def test_bce_loss_takes_the_kernels_and_keeps_its_double_backward(monkeypatch):
+    from scratchgen.backend import numpy_activation
+    import scratchgen.nn.functional as F
+
+    def twin_called(*args):
+        raise AssertionError("the cython backend fell back to the NumPy twin")
+
+    for name in ("bce_with_logits", "bce_with_logits_backward"):
+        monkeypatch.setattr(numpy_activation, name, twin_called)
+    rng = np.random.default_rng(3)
+    y = sg.tensor(rng.uniform(0, 1, (6, 5)))
+    with backend.use("cython"):
+        x = sg.tensor(rng.standard_normal((6, 5)), requires_grad=True)
+        F.binary_cross_entropy_with_logits(x, y, reduction="sum").backward()
+        s = 1 / (1 + np.exp(-x.data))
+        np.testing.assert_allclose(x.grad.data, s - y.data, rtol=1e-12)
+        # Under create_graph the backward is Tensor ops: d/dx of sum(dl/dx) = s (1 - s).
+        (grad_x,) = sg.grad(F.binary_cross_entropy_with_logits(x, y, reduction="sum"), x,
+                            create_graph=True)
+        (second,) = sg.grad(grad_x.sum(), x)
+    np.testing.assert_allclose(second.data, s * (1 - s), rtol=1e-10)

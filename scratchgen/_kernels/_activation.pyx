@@ -1,7 +1,10 @@
-"""Activations in one pass over memory: LeakyReLU forward and backward.
+"""Activations and losses in one pass over memory: LeakyReLU forward and backward, and binary
+cross entropy on logits with its gradient.
 
 The NumPy twin, ``scratchgen/backend/numpy_activation.py``, defines every kernel here (read
-it first); it makes three passes (a mask, a table look-up, a product), these kernels one.
+it first); it makes several passes (a mask, a table look-up, a product; for the loss an
+exponential, a log1p and three sums), these kernels one. The float32 exponential and log1p
+are vectorizable polynomials (sg_math.h), float64 uses libm's.
 Long arrays are split over the OpenMP threads (static schedule); short ones run on the
 calling thread.
 
@@ -11,6 +14,12 @@ views of one dtype and one length; nothing here checks that again.
 
 from cython cimport floating
 from cython.parallel cimport prange
+
+cdef extern from "sg_math.h" nogil:
+    float sg_bce_logits_f(float x, float y)
+    double sg_bce_logits_d(double x, double y)
+    float sg_sigmoid_f(float x)
+    double sg_sigmoid_d(double x)
 
 cdef enum:
     PARALLEL_MIN = 65536    # elements below which one thread does the whole pass
@@ -63,3 +72,47 @@ def leaky_relu_backward(const floating[::1] grad_y, const floating[::1] x,
         _leaky_relu_backward(&grad_y[chunk * CHUNK], &x[chunk * CHUNK],
                              &grad_x[chunk * CHUNK], <floating>negative_slope,
                              min(CHUNK, size - chunk * CHUNK))
+
+
+cdef void _bce_with_logits(const floating* x, const floating* y, floating* loss,
+                           Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    if floating is float:
+        for i in range(n):
+            loss[i] = sg_bce_logits_f(x[i], y[i])
+    else:
+        for i in range(n):
+            loss[i] = sg_bce_logits_d(x[i], y[i])
+
+
+cdef void _bce_with_logits_backward(const floating* g, const floating* x, const floating* y,
+                                    floating* gx, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    if floating is float:
+        for i in range(n):
+            gx[i] = g[i] * (sg_sigmoid_f(x[i]) - y[i])
+    else:
+        for i in range(n):
+            gx[i] = g[i] * (sg_sigmoid_d(x[i]) - y[i])
+
+
+def bce_with_logits(const floating[::1] x, const floating[::1] y, floating[::1] loss,
+                    int threads):
+    """loss = max(x, 0) - x y + log(1 + exp(-|x|)): binary cross entropy of sigmoid(x)
+    against y, per value."""
+    cdef Py_ssize_t chunk, size = x.shape[0], chunks = (size + CHUNK - 1) // CHUNK
+    for chunk in prange(chunks, nogil=True, schedule="static",
+                        num_threads=threads if size >= PARALLEL_MIN else 1):
+        _bce_with_logits(&x[chunk * CHUNK], &y[chunk * CHUNK], &loss[chunk * CHUNK],
+                         min(CHUNK, size - chunk * CHUNK))
+
+
+def bce_with_logits_backward(const floating[::1] grad_loss, const floating[::1] x,
+                             const floating[::1] y, floating[::1] grad_x, int threads):
+    """dL/dx = grad_loss * (sigmoid(x) - y)."""
+    cdef Py_ssize_t chunk, size = x.shape[0], chunks = (size + CHUNK - 1) // CHUNK
+    for chunk in prange(chunks, nogil=True, schedule="static",
+                        num_threads=threads if size >= PARALLEL_MIN else 1):
+        _bce_with_logits_backward(&grad_loss[chunk * CHUNK], &x[chunk * CHUNK],
+                                  &y[chunk * CHUNK], &grad_x[chunk * CHUNK],
+                                  min(CHUNK, size - chunk * CHUNK))

@@ -170,6 +170,27 @@ class CythonBackend(NumpyBackend):
                                         negative_slope, _blas.openmp_info()[1])
         return grad_x
 
+    def bce_with_logits(self, x, y):
+        """Binary cross entropy of sigmoid(x) against y, per value, in one pass."""
+        if not _elementwise_fits(x, y):
+            return super().bce_with_logits(x, y)
+        x, y = _c_contiguous(x), _c_contiguous(y)
+        loss = np.empty_like(x)
+        _activation.bce_with_logits(x.reshape(-1), y.reshape(-1), loss.reshape(-1),
+                                    _blas.openmp_info()[1])
+        return loss
+
+    def bce_with_logits_backward(self, grad_loss, x, y):
+        """dL/dx = grad_loss * (sigmoid(x) - y), in one pass."""
+        if not _elementwise_fits(x, y, grad_loss):
+            return super().bce_with_logits_backward(grad_loss, x, y)
+        grad_loss, x, y = _c_contiguous(grad_loss), _c_contiguous(x), _c_contiguous(y)
+        grad_x = np.empty_like(x)
+        _activation.bce_with_logits_backward(grad_loss.reshape(-1), x.reshape(-1),
+                                             y.reshape(-1), grad_x.reshape(-1),
+                                             _blas.openmp_info()[1])
+        return grad_x
+
     # Batch normalization: float32 or float64 inputs of one dtype, made C-contiguous, on
     # _kernels/_norm.pyx; anything else (other dtypes, empty arrays) on the twin
     # (numpy_norm.py).

@@ -73,6 +73,14 @@ class NumpyBackend:
         """dL/dx = grad_y where x > 0, negative_slope * grad_y elsewhere."""
         return numpy_activation.leaky_relu_backward(grad_y, x, negative_slope)
 
+    def bce_with_logits(self, x, y):
+        """Binary cross entropy of sigmoid(x) against y, per value (numpy_activation.py)."""
+        return numpy_activation.bce_with_logits(x, y)
+
+    def bce_with_logits_backward(self, grad_loss, x, y):
+        """dL/dx = grad_loss * (sigmoid(x) - y)."""
+        return numpy_activation.bce_with_logits_backward(grad_loss, x, y)
+
     # Batch normalization of x viewed as (N, C, L), with (C,) weight, bias and statistics;
     # the definitions, with the math, are in numpy_norm.py.
     def batch_norm_train(self, x, weight, bias, eps):

@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.tensor import Tensor
 from .elementwise import where
 
@@ -36,15 +37,22 @@ class BinaryCrossEntropyWithLogits(Function):
     """l = -[y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))] = max(x, 0) - x y + log(1 + e^-|x|).
 
     dl/dx = sigmoid(x) - y,  dl/dy = -x.
+
+    Each direction of dl/dx is one pass on the backend's kernel; under ``create_graph`` the
+    backward is recorded as Tensor ops, so that it can be differentiated again.
     """
 
     def forward(self, x, y):
-        return np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
+        return self.backend.bce_with_logits(x, y)
 
     def backward(self, grad_out):
         x, y = self.inputs
-        grad_x = grad_out * (x.sigmoid() - y) if self.needs_input_grad[0] else None
-        grad_y = grad_out * -x if self.needs_input_grad[1] else None
+        grad_x = grad_y = None
+        if self.needs_input_grad[0]:
+            grad_x = (grad_out * (x.sigmoid() - y) if is_grad_enabled() else Tensor._wrap(
+                self.backend.bce_with_logits_backward(grad_out.data, x.data, y.data)))
+        if self.needs_input_grad[1]:
+            grad_y = grad_out * -x
         return grad_x, grad_y
 
 
