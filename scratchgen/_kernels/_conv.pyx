@@ -23,9 +23,10 @@ GEMM in the BLIS way (Goto and van de Geijn 2008; Van Zee and van de Geijn 2015)
     * `macro_kernel` walks the panels of a (m, kc) x (kc, n) block: B's panel (kc x NR) stays in
       L1 while the A panels stream from L2; blocks of kc <= KC keep both there.
 
-Threads: ONE OpenMP loop per call over independent tiles (an image's pixel block, an image,
-a chunk of the summed pixels), and every thread runs the single-threaded micro-kernel on its
-own tiles with its own packing buffers. No BLAS is called, so no second thread pool competes
+Threads: ONE OpenMP loop per call over independent tiles (a block of the batch's pixels, a
+run of images, a chunk of the summed pixels; sized so that every thread gets as many, see
+`_balanced`), and every thread runs the single-threaded micro-kernel on its own tiles with
+its own packing buffers. No BLAS is called, so no second thread pool competes
 for the cores. The weight gradient sums over the batch: each thread adds into its own copy of
 dW (static schedule, so the sum's order is fixed for a given thread count), and the copies
 are added at the end.
@@ -93,14 +94,36 @@ cdef inline Py_ssize_t _pixel_block(Py_ssize_t L, int nr) noexcept nogil:
     return min(round_up((L + blocks - 1) // blocks, nr), round_up(L, nr))
 
 
-cdef inline Py_ssize_t _images_per_task(Py_ssize_t N, Py_ssize_t L, int threads) noexcept nogil:
-    """Images per task of the forward and the data gradient: small outputs (a 7x7 image has
-    L = 49 pixels, 3 panels of 16 and one of 1) are joined into blocks of up to NC_MAX pixels
-    that run across images, so that few panels are partial; while every thread keeps at
-    least two tasks."""
+cdef inline Py_ssize_t _balanced(Py_ssize_t total, Py_ssize_t most, Py_ssize_t step,
+                                 Py_ssize_t groups, int threads) noexcept nogil:
+    """Size of the pieces `total` is cut into: at most about `most`, a multiple of `step`,
+    and as many pieces (times the groups) as a multiple of the threads where `total`
+    allows, so that no thread is left with one piece more than the others. (3136 pixels
+    in blocks of up to 256 are 14 blocks of 224 on two threads, not 12 of 256 and one of
+    64: 7 blocks each, not 7 and 6.)"""
+    cdef Py_ssize_t pieces = (total + most - 1) // most
+    while (groups * pieces) % threads != 0 and pieces * step < total:
+        pieces += 1
+    return round_up((total + pieces - 1) // pieces, step)
+
+
+cdef inline Py_ssize_t _images_per_task(Py_ssize_t N, Py_ssize_t L, Py_ssize_t groups,
+                                        int nr, int threads) noexcept nogil:
+    """Images per task of the data gradient, whose tasks own whole images (windows overlap
+    across pixel blocks): small outputs (a 7x7 image has L = 49 pixels, 3 panels of 16 and
+    one of 1) are joined into runs of up to NC_MAX pixels that run across images, so that
+    few panels are partial. Of those run lengths, the one whose busiest thread computes the
+    fewest pixels, partial panels counted in full (64 images of 7x7 on two threads: runs of
+    4, 8 per thread of 208 pixels, not runs of 5, 7 and 6 of 256)."""
+    cdef Py_ssize_t images, tasks, cost, best = 1, best_cost = -1
     if L >= NC_MAX:
         return 1
-    return max(1, min(NC_MAX // L, N // (2 * threads)))
+    for images in range(1, min(N, NC_MAX // L) + 1):
+        tasks = groups * ((N + images - 1) // images)
+        cost = (tasks + threads - 1) // threads * round_up(images * L, nr)
+        if best_cost < 0 or cost <= best_cost:
+            best, best_cost = images, cost
+    return best
 
 
 # --------------------------------------------------------------- work buffer layouts
@@ -120,9 +143,12 @@ cdef Layout _layout(int direction, const Geom* g, Py_ssize_t N, Py_ssize_t C_out
     cdef Py_ssize_t Kg = g.C * g.KH * g.KW // groups, Cg = C_out // groups
     cdef Py_ssize_t L = g.H_out * g.W_out
     cdef Layout out
-    out.images = _images_per_task(N, L, threads)
+    out.images = _images_per_task(N, L, groups, nr, threads)
     out.nc = _pixel_block(out.images * L, nr)
     if direction == 0:
+        # The forward's blocks run over the whole batch's pixels.
+        out.images = N
+        out.nc = _balanced(N * L, NC_MAX, nr, groups, threads)
         # W packed in MR-row panels; per thread a (kc, nc) block of cols, one line of it and
         # a (C_out/G, nc) tile of Y (for blocks that run across images).
         out.shared = groups * round_up(Cg, mr) * Kg
@@ -189,15 +215,15 @@ cdef inline void _scatter_pixels(const floating* line, const Geom* g, Py_ssize_t
 cdef void _conv2d(const sg_isa_t* isa, const floating* x, const floating* w,
                   const floating* bias, floating* y, Py_ssize_t N, Py_ssize_t C_out,
                   Py_ssize_t groups, const Geom* g, floating* work, int threads) noexcept nogil:
-    """y = conv2d(x, w) + bias: per task (group q, a run of images), block by block of their
-    pixels, Y = W @ cols."""
+    """y = conv2d(x, w) + bias: per task (group q, a block of the batch's pixels, which may
+    run across images), Y = W @ cols."""
     cdef int mr, nr
     register_block(isa, work, &mr, &nr)
     cdef Layout lay = _layout(0, g, N, C_out, groups, mr, nr, threads)
     cdef Py_ssize_t Kg = g.C * g.KH * g.KW // groups, Cg = C_out // groups, Cin_g = g.C // groups
     cdef Py_ssize_t L = g.H_out * g.W_out, image = g.C * g.H * g.W, nc = lay.nc
-    cdef Py_ssize_t runs = (N + lay.images - 1) // lay.images, a_group = round_up(Cg, mr) * Kg
-    cdef Py_ssize_t task, n0, q, pixels, fb, f0, count, kb, k0, kc, k, t, c, pb, panel, f, seg
+    cdef Py_ssize_t blocks = (N * L + nc - 1) // nc, a_group = round_up(Cg, mr) * Kg
+    cdef Py_ssize_t task, q, f0, count, kb, k0, kc, k, t, c, pb, panel, f, seg
     cdef floating* bpack
     cdef floating* line
     cdef floating* tile
@@ -209,44 +235,41 @@ cdef void _conv2d(const sg_isa_t* isa, const floating* x, const floating* w,
         bpack = work + lay.shared + threadid() * lay.per_thread
         line = bpack + min(KC, Kg) * nc
         tile = line + nc
-        for task in prange(groups * runs, schedule="dynamic"):
-            q, n0 = task // runs, task % runs * lay.images
-            pixels = min(lay.images, N - n0) * L
-            for fb in range((pixels + nc - 1) // nc):
-                f0 = fb * nc
-                count = min(nc, pixels - f0)
-                # A block inside one image is written in place, else into the tile.
-                out = tile if f0 // L != (f0 + count - 1) // L else (
-                    y + ((n0 + f0 // L) * C_out + q * Cg) * L + f0 % L)
-                for kb in range((Kg + KC - 1) // KC):
-                    k0 = kb * KC
-                    kc = min(KC, Kg - k0)
-                    # Pack cols[k0:k0+kc, f0:f0+count] in NR-column panels, straight from x.
-                    for k in range(kc):
-                        _gather_pixels(x + n0 * image + q * Cin_g * g.H * g.W, image, g,
-                                       k0 + k, f0, count, line, 1)
-                        for pb in range((count + nr - 1) // nr):
-                            panel = pb * nr
-                            t = min(nr, count - panel)
-                            memcpy(bpack + panel * kc + k * nr, line + panel, t * sizeof(floating))
-                            memset(bpack + panel * kc + k * nr + t, 0, (nr - t) * sizeof(floating))
-                    # Y[:, block] (+)= W[:, k0:k0+kc] @ cols[k0:k0+kc, block]
-                    macro_kernel(isa, Cg, count, kc, work + q * a_group + k0 * mr, Kg * mr,
-                                 bpack, kc * nr, out, nc if out == tile else L, k0 > 0)
-                # The bias; and a tile's image segments copied to y.
-                f = f0
-                while f < f0 + count:
-                    seg = min(f0 + count - f, L - f % L)
-                    for c in range(Cg):
-                        shift = bias[q * Cg + c] if bias != NULL else 0
-                        if out == tile:
-                            for t in range(seg):
-                                y[((n0 + f // L) * C_out + q * Cg + c) * L + f % L + t] = (
-                                    tile[c * nc + f - f0 + t] + shift)
-                        elif bias != NULL:
-                            for t in range(seg):
-                                out[c * L + t] += shift
-                    f = f + seg
+        for task in prange(groups * blocks, schedule="dynamic"):
+            q, f0 = task // blocks, task % blocks * nc
+            count = min(nc, N * L - f0)
+            # A block inside one image is written in place, else into the tile.
+            out = tile if f0 // L != (f0 + count - 1) // L else (
+                y + (f0 // L * C_out + q * Cg) * L + f0 % L)
+            for kb in range((Kg + KC - 1) // KC):
+                k0 = kb * KC
+                kc = min(KC, Kg - k0)
+                # Pack cols[k0:k0+kc, f0:f0+count] in NR-column panels, straight from x.
+                for k in range(kc):
+                    _gather_pixels(x + q * Cin_g * g.H * g.W, image, g, k0 + k, f0, count,
+                                   line, 1)
+                    for pb in range((count + nr - 1) // nr):
+                        panel = pb * nr
+                        t = min(nr, count - panel)
+                        memcpy(bpack + panel * kc + k * nr, line + panel, t * sizeof(floating))
+                        memset(bpack + panel * kc + k * nr + t, 0, (nr - t) * sizeof(floating))
+                # Y[:, block] (+)= W[:, k0:k0+kc] @ cols[k0:k0+kc, block]
+                macro_kernel(isa, Cg, count, kc, work + q * a_group + k0 * mr, Kg * mr,
+                             bpack, kc * nr, out, nc if out == tile else L, k0 > 0)
+            # The bias; and a tile's image segments copied to y.
+            f = f0
+            while f < f0 + count:
+                seg = min(f0 + count - f, L - f % L)
+                for c in range(Cg):
+                    shift = bias[q * Cg + c] if bias != NULL else 0
+                    if out == tile:
+                        for t in range(seg):
+                            y[(f // L * C_out + q * Cg + c) * L + f % L + t] = (
+                                tile[c * nc + f - f0 + t] + shift)
+                    elif bias != NULL:
+                        for t in range(seg):
+                            out[c * L + t] += shift
+                f = f + seg
 
 
 cdef void _conv2d_backward_data(const sg_isa_t* isa, const floating* grad_y,
@@ -311,13 +334,16 @@ cdef void _conv2d_backward_weight(const sg_isa_t* isa, const floating* grad_y,
                                   const floating* x, floating* grad_w, Py_ssize_t N,
                                   Py_ssize_t C_out, Py_ssize_t groups, const Geom* g,
                                   floating* work, int threads) noexcept nogil:
-    """dW = sum over images of G @ cols^T: per task (group q, KC of the batch's pixels)."""
+    """dW = sum over images of G @ cols^T: per task (group q, up to KC of the batch's
+    pixels, in as many chunks as keep the threads evenly loaded)."""
     cdef int mr, nr
     register_block(isa, work, &mr, &nr)
     cdef Layout lay = _layout(2, g, N, C_out, groups, mr, nr, threads)
     cdef Py_ssize_t Kg = g.C * g.KH * g.KW // groups, Cg = C_out // groups, Cin_g = g.C // groups
     cdef Py_ssize_t L = g.H_out * g.W_out, plane = g.H * g.W, size = C_out * Kg
-    cdef Py_ssize_t ncw = round_up(min(Kg, NC_MAX), nr), chunks = (N * L + KC - 1) // KC
+    cdef Py_ssize_t ncw = round_up(min(Kg, NC_MAX), nr)
+    cdef Py_ssize_t depth = _balanced(N * L, KC, 1, groups, threads)
+    cdef Py_ssize_t chunks = (N * L + depth - 1) // depth
     cdef Py_ssize_t task, q, first, kc, k, n, p, seg, j0, jb, cols, pb, r0, r, i, th
     cdef floating* dw
     cdef floating* rows
@@ -331,8 +357,8 @@ cdef void _conv2d_backward_weight(const sg_isa_t* isa, const floating* grad_y,
         bpack = apack + round_up(Cg, mr) * KC
         rows = bpack + KC * ncw
         for task in prange(groups * chunks, schedule="static"):
-            q, first = task // chunks, task % chunks * KC            # pixels [first, +kc)
-            kc = min(KC, N * L - first)
+            q, first = task // chunks, task % chunks * depth         # pixels [first, +kc)
+            kc = min(depth, N * L - first)
             # A: G[:, q*Cg:, pixels] in MR-row panels, one segment per image crossed.
             k = 0
             while k < kc:
