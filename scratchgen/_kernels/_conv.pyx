@@ -40,7 +40,7 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange, threadid
 from libc.string cimport memcpy, memset
 
-from ._im2col cimport gather_row, scatter_row
+from ._im2col cimport Tap, gather_row, gather_tap, scatter_row, scatter_tap, tap_of
 from ._packed cimport (
     macro_kernel, pack, register_block, round_up, sg_isa_named, sg_isa_supported, sg_isa_t,
 )
@@ -198,10 +198,11 @@ cdef inline void _gather_pixels(const floating* x, Py_ssize_t image, const Geom*
                                 floating* dst, Py_ssize_t stride) noexcept nogil:
     """gather_row over pixels [first, first + count) of the images at x, `image` apart."""
     cdef Py_ssize_t L = g.H_out * g.W_out, k = 0, seg
+    cdef Tap tap = tap_of(g, r)
     while k < count:
         seg = min(count - k, L - (first + k) % L)
-        gather_row(x + (first + k) // L * image, g, r, (first + k) % L, seg, dst + k * stride,
-                   stride)
+        gather_tap(x + (first + k) // L * image, g, &tap, (first + k) % L, seg,
+                   dst + k * stride, stride)
         k += seg
 
 
@@ -210,9 +211,10 @@ cdef inline void _scatter_pixels(const floating* line, const Geom* g, Py_ssize_t
                                  Py_ssize_t image) noexcept nogil:
     """scatter_row over pixels [first, first + count) of the images at x, `image` apart."""
     cdef Py_ssize_t L = g.H_out * g.W_out, k = 0, seg
+    cdef Tap tap = tap_of(g, r)
     while k < count:
         seg = min(count - k, L - (first + k) % L)
-        scatter_row(line + k, g, r, (first + k) % L, seg, x + (first + k) // L * image)
+        scatter_tap(line + k, g, &tap, (first + k) % L, seg, x + (first + k) // L * image)
         k += seg
 
 
@@ -254,11 +256,13 @@ cdef void _conv2d(const sg_isa_t* isa, const floating* x, const floating* w,
                 for k in range(kc):
                     _gather_pixels(x + q * Cin_g * g.H * g.W, image, g, k0 + k, f0, count,
                                    line, 1)
+                    # (loops, not memcpy: for NR values the call costs more than the copy)
                     for pb in range((count + nr - 1) // nr):
                         panel = pb * nr
-                        t = min(nr, count - panel)
-                        memcpy(bpack + panel * kc + k * nr, line + panel, t * sizeof(floating))
-                        memset(bpack + panel * kc + k * nr + t, 0, (nr - t) * sizeof(floating))
+                        for t in range(min(nr, count - panel)):
+                            bpack[panel * kc + k * nr + t] = line[panel + t]
+                        for t in range(min(nr, count - panel), nr):
+                            bpack[panel * kc + k * nr + t] = 0
                 # Y[:, block] (+)= W[:, k0:k0+kc] @ cols[k0:k0+kc, block]
                 macro_kernel(isa, Cg, count, kc, work + q * a_group + k0 * mr, Kg * mr,
                              bpack, kc * nr, out, nc if out == tile else L, k0 > 0)

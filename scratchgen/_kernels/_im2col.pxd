@@ -11,22 +11,42 @@ from cython cimport floating
 from ._window cimport Geom, end_inside, first_inside
 
 
-cdef inline void gather_row(const floating* x, const Geom* g, Py_ssize_t r, Py_ssize_t p0,
+cdef struct Tap:
+    # Where tap r = (c, i, j) reads, the same for every image: output pixel (oh, ow) reads
+    # input (oh * sh + row_off, ow * sw + col_off) of plane c, which lies inside the image
+    # for oh in [oh_first, oh_end) and ow in [ow_first, ow_end).
+    Py_ssize_t plane, row_off, col_off
+    Py_ssize_t oh_first, oh_end, ow_first, ow_end
+
+
+cdef inline Tap tap_of(const Geom* g, Py_ssize_t r) noexcept nogil:
+    """The Tap of row r = (c * KH + i) * KW + j of the columns (the divisions of the
+    im2col arithmetic, done once per row rather than once per image)."""
+    cdef Tap t
+    t.plane = r // (g.KH * g.KW) * g.H * g.W
+    t.row_off = r // g.KW % g.KH * g.dh - g.ph
+    t.col_off = r % g.KW * g.dw - g.pw
+    t.oh_first = first_inside(t.row_off, g.sh, g.H_out)
+    t.oh_end = end_inside(t.row_off, g.sh, g.H, g.H_out)
+    t.ow_first = first_inside(t.col_off, g.sw, g.W_out)
+    t.ow_end = end_inside(t.col_off, g.sw, g.W, g.W_out)
+    return t
+
+
+cdef inline void gather_tap(const floating* x, const Geom* g, const Tap* tap, Py_ssize_t p0,
                             Py_ssize_t count, floating* dst, Py_ssize_t stride) noexcept nogil:
-    """dst[t * stride] = cols[r, p0 + t] for t < count: tap r = (c, i, j) of image x (its
-    group's channels) at output pixel p0 + t, as numpy_conv.im2col, 0 in the padding.
+    """dst[t * stride] = cols[r, p0 + t] for t < count, r the row of `tap`: its value of
+    image x (its group's channels) at output pixel p0 + t, as numpy_conv.im2col, 0 in the
+    padding.
 
     Output row by output row; one division finds the first. (The sizes are copied into
     locals: through `g` the compiler would reload them after every store to dst.)
     """
     cdef Py_ssize_t W_out = g.W_out, W = g.W, sh = g.sh, sw = g.sw
-    cdef Py_ssize_t i = r // g.KW % g.KH, j = r % g.KW
-    cdef Py_ssize_t row_off = i * g.dh - g.ph, col_off = j * g.dw - g.pw
-    cdef Py_ssize_t oh_first = first_inside(row_off, sh, g.H_out)
-    cdef Py_ssize_t oh_end = end_inside(row_off, sh, g.H, g.H_out)
-    cdef Py_ssize_t ow_first = first_inside(col_off, sw, W_out)
-    cdef Py_ssize_t ow_end = end_inside(col_off, sw, W, W_out)
-    cdef const floating* plane = x + r // (g.KH * g.KW) * g.H * W
+    cdef Py_ssize_t row_off = tap.row_off, col_off = tap.col_off
+    cdef Py_ssize_t oh_first = tap.oh_first, oh_end = tap.oh_end
+    cdef Py_ssize_t ow_first = tap.ow_first, ow_end = tap.ow_end
+    cdef const floating* plane = x + tap.plane
     cdef const floating* src
     cdef Py_ssize_t t = 0, oh = p0 // W_out, ow, ow0 = p0 % W_out, ow1, base
     while t < count:
@@ -52,18 +72,22 @@ cdef inline void gather_row(const floating* x, const Geom* g, Py_ssize_t r, Py_s
         ow0 = 0
 
 
-cdef inline void scatter_row(const floating* line, const Geom* g, Py_ssize_t r,
+cdef inline void gather_row(const floating* x, const Geom* g, Py_ssize_t r, Py_ssize_t p0,
+                            Py_ssize_t count, floating* dst, Py_ssize_t stride) noexcept nogil:
+    """dst[t * stride] = cols[r, p0 + t] for t < count (`gather_tap` of row r)."""
+    cdef Tap tap = tap_of(g, r)
+    gather_tap(x, g, &tap, p0, count, dst, stride)
+
+
+cdef inline void scatter_tap(const floating* line, const Geom* g, const Tap* tap,
                              Py_ssize_t p0, Py_ssize_t count, floating* x) noexcept nogil:
-    """The adjoint of `gather_row` (stride 1): add line[t] = dcols[r, p0 + t] into the input
+    """The adjoint of `gather_tap` (stride 1): add line[t] = dcols[r, p0 + t] into the input
     position tap r reads at output pixel p0 + t; taps in the padding drop (col2im)."""
     cdef Py_ssize_t W_out = g.W_out, W = g.W, sh = g.sh, sw = g.sw
-    cdef Py_ssize_t i = r // g.KW % g.KH, j = r % g.KW
-    cdef Py_ssize_t row_off = i * g.dh - g.ph, col_off = j * g.dw - g.pw
-    cdef Py_ssize_t oh_first = first_inside(row_off, sh, g.H_out)
-    cdef Py_ssize_t oh_end = end_inside(row_off, sh, g.H, g.H_out)
-    cdef Py_ssize_t ow_first = first_inside(col_off, sw, W_out)
-    cdef Py_ssize_t ow_end = end_inside(col_off, sw, W, W_out)
-    cdef floating* plane = x + r // (g.KH * g.KW) * g.H * W
+    cdef Py_ssize_t row_off = tap.row_off, col_off = tap.col_off
+    cdef Py_ssize_t oh_first = tap.oh_first, oh_end = tap.oh_end
+    cdef Py_ssize_t ow_first = tap.ow_first, ow_end = tap.ow_end
+    cdef floating* plane = x + tap.plane
     cdef floating* dst
     cdef Py_ssize_t t = 0, oh = p0 // W_out, ow, ow0 = p0 % W_out, ow1, base
     while t < count:
@@ -80,3 +104,10 @@ cdef inline void scatter_row(const floating* line, const Geom* g, Py_ssize_t r,
         t += ow1 - ow0
         oh += 1
         ow0 = 0
+
+
+cdef inline void scatter_row(const floating* line, const Geom* g, Py_ssize_t r,
+                             Py_ssize_t p0, Py_ssize_t count, floating* x) noexcept nogil:
+    """`scatter_tap` of row r."""
+    cdef Tap tap = tap_of(g, r)
+    scatter_tap(line, g, &tap, p0, count, x)
