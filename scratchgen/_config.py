@@ -52,7 +52,8 @@ def config_dict():
         ``conv_isa``: dict or None without kernels, ``in_use`` (the ISA of the conv
         kernels' micro-kernels: 'avx512', 'avx2' or 'generic') and ``supported`` (list).
         ``openmp``: dict with ``built_with_openmp`` (bool), ``max_threads`` (int or None
-        without kernels) and ``OMP_NUM_THREADS`` (str or None).
+        without kernels), and ``OMP_NUM_THREADS``, ``OMP_WAIT_POLICY`` and ``GOMP_SPINCOUNT``
+        (str or None; the last two say how idle OpenMP threads wait).
         ``blas``: dict, ``scipy`` (whose BLAS the kernels call) and ``numpy`` (whose BLAS
         the NumPy backend uses), one descriptive line each.
         ``environment``: dict mapping each name in `ENVIRONMENT_SWITCHES`, and any other
@@ -82,6 +83,8 @@ def config_dict():
             "built_with_openmp": build is not None and build["openmp"],
             "max_threads": None if build is None else build["openmp_max_threads"],
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
+            "GOMP_SPINCOUNT": os.environ.get("GOMP_SPINCOUNT"),
         },
         "blas": {
             "scipy": _blas_description(scipy.show_config),
@@ -123,6 +126,8 @@ def show_config(file=None):
                     f"{', '.join(info['conv_isa']['supported'])})")
     omp_env = openmp["OMP_NUM_THREADS"]
     openmp_line += f" (OMP_NUM_THREADS={'unset' if omp_env is None else omp_env})"
+    wait = ", ".join(f"{name}={openmp[name]}" for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+                     if openmp[name] is not None) or "the OpenMP runtime's default"
 
     lines = [
         f"scratchgen {info['scratchgen']}",
@@ -134,6 +139,7 @@ def show_config(file=None):
         f"  available:  {', '.join(info['backends_available'])}",
         f"  kernels:    {kernels}",
         f"  openmp:     {openmp_line}",
+        f"  idle wait:  {wait} (_kernels/__init__.py)",
         f"  conv ISA:   {isa_line}",
         "blas (the conv kernels call none):",
         f"  kernels (scipy): {info['blas']['scipy']}",

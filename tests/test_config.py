@@ -44,7 +44,8 @@ def test_config_dict_keys_and_values():
     assert info["backends_available"] == backend.available()
     assert info["kernels_built"] == ("cython" in backend.available())
     assert info["kernels_import_error"] == backend.kernels_import_error()
-    assert set(info["openmp"]) == {"built_with_openmp", "max_threads", "OMP_NUM_THREADS"}
+    assert set(info["openmp"]) == {"built_with_openmp", "max_threads", "OMP_NUM_THREADS",
+                                   "OMP_WAIT_POLICY", "GOMP_SPINCOUNT"}
     assert set(info["blas"]) == {"scipy", "numpy"}
     assert set(SWITCHES) <= set(info["environment"])
 
@@ -170,3 +171,27 @@ def test_show_config_is_exported_at_the_top_level():
 
     assert scratchgen.show_config is show_config
     assert scratchgen.__version__ == __version__
+
+
+@pytest.mark.skipif("cython" not in backend.available(), reason="no compiled kernels")
+@pytest.mark.parametrize(("env", "expected"), [
+    ({}, "10000 None"),                                   # brief spinning by default
+    ({"OMP_WAIT_POLICY": "PASSIVE"}, "None PASSIVE"),     # the user's policy wins
+    ({"GOMP_SPINCOUNT": "7"}, "7 None"),                  # and so does the user's count
+])
+def test_the_kernels_set_a_brief_openmp_spin_unless_told(tmp_path, env, expected):
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    environ.update(env)
+    script = ("import os, scratchgen\n"
+              "from scratchgen._config import show_config\n"
+              "print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))\n"
+              "show_config()\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=environ,
+                            capture_output=True, text=True, timeout=120, check=True)
+    first, rest = result.stdout.split("\n", 1)
+    assert first == expected
+    wait_line = next(line for line in rest.splitlines() if "idle wait:" in line)
+    for value in expected.split():
+        if value != "None":
+            assert value in wait_line

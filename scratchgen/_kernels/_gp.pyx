@@ -10,7 +10,10 @@ it calls SciPy's dpotrf, dtrsm and dsyrk directly (``_blas`` is for row-major pr
 strict upper triangle of a C-contiguous square matrix (j > i), which is where a symmetric
 matrix, or a lower-triangular LAPACK result seen through its transpose, keeps everything off
 the diagonal; their rows shrink from n - 1 entries to 0, hence the guided schedule. Every
-row is one thread's, so results do not depend on the number of threads.
+row is one thread's, so results do not depend on the number of threads. Passes of fewer
+than PARALLEL_MIN operations (the 50 x 50 matrices of a sparse GP's inducing points) stay on
+the calling thread: waking a second one would cost more than it saves, and the woken thread
+would then spin on the core that BLAS's threads need next.
 
 The caller (``scratchgen.backend.cython_backend``) guarantees contiguous, aligned, non-empty
 float64 arrays with matching sizes below 2**31; nothing here checks that again.
@@ -21,6 +24,24 @@ from libc.math cimport fabs
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport dsyrk, dtrsm
 from scipy.linalg.cython_lapack cimport dpotrf
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    static int sg_gp_max_threads(void) { return omp_get_max_threads(); }
+    #else
+    static int sg_gp_max_threads(void) { return 1; }
+    #endif
+    """
+    int sg_gp_max_threads() noexcept nogil
+
+cdef enum:
+    PARALLEL_MIN = 65536    # operations below which one thread does the whole pass
+
+
+cdef inline int _threads(Py_ssize_t operations) noexcept nogil:
+    return sg_gp_max_threads() if operations >= PARALLEL_MIN else 1
 
 
 def cholesky_lower(double[::1, :] A, int block):
@@ -80,7 +101,7 @@ cdef void _sqdist(const double[:, ::1] XT, const double[:, ::1] YT,
                   double[:, ::1] out) noexcept nogil:
     cdef Py_ssize_t n = XT.shape[1], m = YT.shape[1], d = XT.shape[0], i, j, k
     cdef double x, diff
-    for i in prange(n, schedule="static"):
+    for i in prange(n, schedule="static", num_threads=_threads(n * m * d)):
         for k in range(d):
             x = XT[k, i]
             if k == 0:
@@ -112,7 +133,7 @@ cdef Py_ssize_t _flush_tiny_upper(double[:, ::1] M, const double[::1] row_scale,
     cdef Py_ssize_t n = M.shape[0], i, j
     cdef Py_ssize_t flushed = 0
     cdef double a, r
-    for i in prange(n, schedule="guided"):
+    for i in prange(n, schedule="guided", num_threads=_threads(n * n)):
         if clear_lower:
             memset(&M[i, 0], 0, i * sizeof(double))
         r = row_scale[i]
@@ -142,7 +163,7 @@ cdef void _sqdist_contraction_upper(const double[:, ::1] W, const double[:, ::1]
                                     double[:, ::1] row_sums) noexcept nogil:
     cdef Py_ssize_t n = W.shape[0], d = ZT.shape[0], i, j, k
     cdef double acc, z, diff
-    for i in prange(n, schedule="guided"):
+    for i in prange(n, schedule="guided", num_threads=_threads(n * n * d)):
         for k in range(d):
             z = ZT[k, i]
             acc = 0.0
