@@ -98,3 +98,23 @@ def test_own_gemm_is_the_same_on_one_thread_and_on_all(m, k, n):
                      np.empty(_matmul.work_size(threads), np.float32))
         results.append(c)
     np.testing.assert_array_equal(results[0], results[1])
+
+
+@needs_kernels
+@examples
+@given(st.integers(1, 70), st.integers(1, 70), st.integers(1, 40), st.booleans(),
+       st.booleans(), st.sampled_from(DTYPES), st.integers(0, 2**32 - 1))
+def test_thin_gemm_matches_numpy(m, k, n, trans_a, trans_b, dtype, seed):
+    """The plain-loop product for thin sides: each of its three loop orders (rows of B,
+    columns of A, dot products) against numpy, every transpose, sums of up to 70 terms
+    (the dot form's 8 partial sums and its tail)."""
+    from scratchgen._kernels import _matmul
+
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
+    op_a, op_b = (a.T if trans_a else a), (b.T if trans_b else b)
+    c = np.full((m, n), np.nan, dtype)
+    _matmul.thin_gemm(a, b, c, trans_a, trans_b)
+    magnitude = np.abs(op_a.astype(np.float64)) @ np.abs(op_b.astype(np.float64))
+    assert_close(c, op_a @ op_b, magnitude)

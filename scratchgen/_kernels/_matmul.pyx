@@ -100,3 +100,82 @@ def gemm(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] c,
         _gemm(isa, m, n, k, &a[0, 0], 1 if trans_a else lda, lda if trans_a else 1,
               &b[0, 0], 1 if trans_b else ldb, ldb if trans_b else 1, &c[0, 0], &work[0],
               threads)
+
+
+# ------------------------------------------------------------------------- thin products
+
+cdef void _thin(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating* a, Py_ssize_t a_rs,
+                Py_ssize_t a_cs, const floating* b, Py_ssize_t b_rs, Py_ssize_t b_cs,
+                floating* c) noexcept nogil:
+    """C (m, n) = A @ B (strides as in `_gemm`) by plain loops, the innermost along memory
+    that is contiguous, for the layout at hand:
+
+    * B's rows contiguous (b_cs == 1, n > 1): each row of C is a sum of rows of B,
+      C[i, :] += A[i, p] B[p, :] (an outer product, a layer's input gradient to one output);
+    * A's columns contiguous (a_rs == 1): each column of C a sum of columns of A,
+      C[:, j] += B[p, j] A[:, p] (a weight gradient of a layer to one output);
+    * otherwise dot products along p, in 8 partial sums the compiler keeps in one vector
+      (a matrix times a vector).
+    """
+    cdef Py_ssize_t i, j, p, q
+    cdef floating s
+    cdef floating part[8]
+    cdef floating* row
+    cdef const floating* src
+    if b_cs == 1 and n > 1:
+        for i in range(m):
+            row = c + i * n
+            for j in range(n):
+                row[j] = 0
+            for p in range(k):
+                s = a[i * a_rs + p * a_cs]
+                src = b + p * b_rs
+                for j in range(n):
+                    row[j] += s * src[j]
+    elif a_rs == 1:
+        for i in range(m * n):
+            c[i] = 0
+        for j in range(n):
+            for p in range(k):
+                s = b[p * b_rs + j * b_cs]
+                src = a + p * a_cs
+                if n == 1:          # (a contiguous column of C: the loop vectorizes)
+                    for i in range(m):
+                        c[i] += s * src[i]
+                else:
+                    for i in range(m):
+                        c[i * n + j] += s * src[i]
+    else:
+        for i in range(m):
+            for j in range(n):
+                for q in range(8):
+                    part[q] = 0
+                p = 0
+                if a_cs == 1 and b_rs == 1:     # (both contiguous along p: vectorizes)
+                    row, src = <floating*> (a + i * a_rs), b + j * b_cs
+                    while p + 8 <= k:
+                        for q in range(8):
+                            part[q] += row[p + q] * src[p + q]
+                        p += 8
+                while p + 8 <= k:
+                    for q in range(8):
+                        part[q] += a[i * a_rs + (p + q) * a_cs] * b[(p + q) * b_rs + j * b_cs]
+                    p += 8
+                s = ((part[0] + part[1]) + (part[2] + part[3])) + (
+                    (part[4] + part[5]) + (part[6] + part[7]))
+                while p < k:
+                    s += a[i * a_rs + p * a_cs] * b[p * b_rs + j * b_cs]
+                    p += 1
+                c[i * n + j] = s
+
+
+def thin_gemm(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] c,
+              bint trans_a, bint trans_b):
+    """C = op(A) @ op(B) as `gemm`, on the calling thread, without packing: for products
+    with a side too thin for the micro-kernel's panels (below MR or NR), which would be
+    mostly padding there."""
+    cdef Py_ssize_t m = c.shape[0], n = c.shape[1], k = a.shape[0] if trans_a else a.shape[1]
+    cdef Py_ssize_t lda = a.shape[1], ldb = b.shape[1]
+    with nogil:
+        _thin(m, n, k, &a[0, 0], 1 if trans_a else lda, lda if trans_a else 1,
+              &b[0, 0], 1 if trans_b else ldb, ldb if trans_b else 1, &c[0, 0])

@@ -28,8 +28,9 @@ _BLAS_INT_MAX = 2**31 - 1
 # larger blocking pulls ahead, and products with a side below 16 (matrix-vector) pack more
 # than they compute. Float64 stays on BLAS: the Gaussian processes compute in float64
 # between LAPACK calls, on OpenBLAS's one pool.
-# Thin products (a side below OWN_GEMM_MIN_SIDE) of at most OWN_GEMM_THIN_MACS run here too,
-# on one thread: a DCGAN's last layer (6272 -> 1) then wakes no BLAS pool in the step.
+# Thin products (a side below OWN_GEMM_MIN_SIDE) of at most OWN_GEMM_THIN_MACS run on plain
+# loops (`_matmul.thin_gemm`), on one thread: a DCGAN's last layer (6272 -> 1) then wakes no
+# BLAS pool in the step (0.6 ms a call that way), and packs no panels that are 15/16 zeros.
 # Products of fewer than OWN_GEMM_PARALLEL_MACS run on one thread: waking a sleeping OpenMP
 # thread costs 10-100 microseconds (the upper end on virtual machines), the time one thread
 # takes for about 2 M multiply-adds; a VAE step has six such products.
@@ -366,10 +367,13 @@ def _gemm(a_c, b_c, out, trans_a, trans_b):
     m, n = out.shape
     k = a_c.shape[0] if trans_a else a_c.shape[1]
     macs = m * n * k
-    own = out.dtype == np.float32 and (
-        macs <= OWN_GEMM_THIN_MACS
-        or (min(m, n, k) >= OWN_GEMM_MIN_SIDE and macs <= OWN_GEMM_MAX_MACS))
-    if own:
+    if out.dtype == np.float32 and min(m, n, k) < OWN_GEMM_MIN_SIDE:
+        if macs <= OWN_GEMM_THIN_MACS:
+            _matmul.thin_gemm(a_c, b_c, out, trans_a, trans_b)
+        else:
+            _blas.gemm(a_c, b_c, out, trans_a, trans_b)
+        return
+    if out.dtype == np.float32 and macs <= OWN_GEMM_MAX_MACS:
         threads = _blas.openmp_info()[1] if macs >= OWN_GEMM_PARALLEL_MACS else 1
         _matmul.gemm(a_c, b_c, out, trans_a, trans_b, threads, _work(threads, out.dtype))
     else:
