@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from bench_train import median_ms
+from bench_train import child_env, median_ms
 
 # name: (C_in, C_out, H (= W) of the input, kernel, stride, padding, transposed, bias)
 LAYERS = {
@@ -117,7 +117,7 @@ def main():
             out = subprocess.run(
                 [sys.executable, __file__, "--only", library, "--threads", str(args.threads),
                  "--repeats", str(args.repeats)],
-                capture_output=True, text=True, check=True, env=os.environ)
+                capture_output=True, text=True, check=True, env=child_env(args.threads))
             result = json.loads(out.stdout)
             for name, ms in result["times"].items():
                 samples[library][name].append(ms)

@@ -242,13 +242,21 @@ def in_processes(models, args):
             out = subprocess.run(
                 [sys.executable, __file__, "--only", library, "--json", "--repeats",
                  str(args.repeats), "--threads", str(args.threads)] + flags,
-                capture_output=True, text=True, check=True, env=os.environ)
+                capture_output=True, text=True, check=True, env=child_env(args.threads))
             result = json.loads(out.stdout)
             for m, ms in result["times"].items():
                 samples[library][m].append(ms)
             pools[library] = result["threadpools"]
     return ({lib: {m: statistics.median(v) for m, v in s.items()} for lib, s in samples.items()},
             pools)
+
+
+def child_env(threads):
+    """The environment of a timed child: every thread pool sized `threads` before it loads
+    (threadpoolctl reaches only the pools already loaded when it is called, and OpenMP's
+    loads with the library)."""
+    return dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
+                MKL_NUM_THREADS=str(threads))
 
 
 def main():
