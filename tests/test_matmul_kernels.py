@@ -1,7 +1,7 @@
 """scratchgen's own packed GEMM (_kernels/_matmul.pyx) against numpy.matmul.
 
 Every micro-kernel ISA this machine runs, both dtypes, both transposes of each operand, and
-sizes that cross the cache blocks (MC = 96 rows, NC = 256 columns, KC = 256 deep) with a
+sizes that cross the cache blocks (MC = 132 rows, NC = 256 columns, KC = 256 deep) with a
 partial block at each end; also through the backend's matmul, which sends float32 products
 of medium size here. Tolerances: see tests/_kernel_helpers.py.
 """
@@ -26,7 +26,8 @@ def own_gemm(a, b, trans_a, trans_b, isa):
     threads = _blas.openmp_info()[1]
     c = np.empty((m, n), a.dtype)
     # The work buffer starts out NaN: a kernel that read it before writing would show.
-    work = np.full(_matmul.work_size(threads), np.nan, a.dtype)
+    k = a.shape[0] if trans_a else a.shape[1]
+    work = np.full(_matmul.work_size(threads, m, k), np.nan, a.dtype)
     with cython_conv.use_isa(isa):
         _matmul.gemm(a, b, c, trans_a, trans_b, threads, work)
     return c
@@ -95,7 +96,7 @@ def test_own_gemm_is_the_same_on_one_thread_and_on_all(m, k, n):
     for threads in (1, max(2, _blas.openmp_info()[1])):
         c = np.empty((m, n), np.float32)
         _matmul.gemm(a, b, c, False, False, threads,
-                     np.empty(_matmul.work_size(threads), np.float32))
+                     np.empty(_matmul.work_size(threads, m, k), np.float32))
         results.append(c)
     np.testing.assert_array_equal(results[0], results[1])
 

@@ -29,6 +29,7 @@ cdef enum:
     MC = 132        # rows of A per tile (a multiple of every MR: 4, 6, 12; a batch of 128
                     # is one tile)
     NC = 256        # columns of B per tile (a multiple of every NR: 8, 16, 32)
+    SHARED_A_MAX = 1048576   # most values of op(A) packed once for all tasks (4 MB of float32)
 
 cdef const sg_isa_t* _isa = sg_isa_named(b"generic")
 
@@ -39,9 +40,13 @@ def set_isa(str name):
     _isa = sg_isa_named(name.encode())
 
 
-def work_size(Py_ssize_t threads):
-    """Values of work buffer `gemm` needs: per thread an (MC, KC) and a (KC, NC) block."""
-    return threads * (MC + NC) * KC
+
+
+def work_size(Py_ssize_t threads, Py_ssize_t m=0, Py_ssize_t k=0):
+    """Values of work buffer `gemm` needs for an (m, k) op(A): per thread an (MC, KC) and a
+    (KC, NC) block, and room for all of op(A) packed, up to SHARED_A_MAX values (12 is the
+    largest MR)."""
+    return threads * (MC + NC) * KC + min(round_up(m, 12) * k, <Py_ssize_t> SHARED_A_MAX)
 
 
 cdef void _gemm(const sg_isa_t* isa, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
@@ -63,12 +68,26 @@ cdef void _gemm(const sg_isa_t* isa, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
     cdef Py_ssize_t tasks = col_tiles * (row_tiles // rows_per_task)
     # k in equal blocks of at most KC (784 = 4 x 196, not 3 x 256 + 16)
     cdef Py_ssize_t k_blocks = (k + KC - 1) // KC, k_step = (k + k_blocks - 1) // k_blocks
-    cdef Py_ssize_t task, it, i0, j0, rows, cols, kb, k0, kc
+    cdef Py_ssize_t task, it, i0, j0, rows, cols, kb, k0, kc, piece, panel
+    cdef Py_ssize_t m_pad = round_up(m, mr), a_panels = m_pad // mr
     cdef floating* apack
     cdef floating* bpack
+    cdef floating* panels
+    # op(A) is packed once, its panels shared out among the threads, into `shared`, which
+    # every task then reads (else each task would pack all of it again for its own columns:
+    # both threads all 128 x 784 values of a linear layer's input), when it fits.
+    cdef floating* shared = work + threads * (MC + NC) * KC
+    cdef bint one_tile = m_pad * k <= SHARED_A_MAX
     with parallel(num_threads=threads):
         apack = work + threadid() * (MC + NC) * KC
         bpack = apack + MC * KC
+        if one_tile:
+            for piece in prange(k_blocks * a_panels, schedule="static"):
+                kb, panel = piece // a_panels, piece % a_panels
+                k0 = kb * k_step
+                kc = min(k_step, k - k0)
+                pack(a + panel * mr * a_rs + k0 * a_cs, a_rs, a_cs, min(mr, m - panel * mr),
+                     kc, mr, shared + k0 * m_pad + panel * kc * mr, kc * mr)
         for task in prange(tasks, schedule="dynamic"):
             j0 = task % col_tiles * width
             cols = min(width, n - j0)
@@ -81,17 +100,21 @@ cdef void _gemm(const sg_isa_t* isa, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                 for it in range(rows_per_task):
                     i0 = (task // col_tiles * rows_per_task + it) * MC
                     rows = min(MC, m - i0)
-                    # A[i0:i0+rows, k0:k0+kc] in MR-row panels
-                    pack(a + i0 * a_rs + k0 * a_cs, a_rs, a_cs, rows, kc, mr, apack, kc * mr)
+                    if one_tile:      # (its panels for rows i0.. start at i0 * kc)
+                        panels = shared + k0 * m_pad + i0 * kc
+                    else:             # A[i0:i0+rows, k0:k0+kc] in MR-row panels
+                        pack(a + i0 * a_rs + k0 * a_cs, a_rs, a_cs, rows, kc, mr, apack,
+                             kc * mr)
+                        panels = apack
                     # C[i0:, j0:] (+)= A[i0:, k0:k0+kc] @ B[k0:k0+kc, j0:]
-                    macro_kernel(isa, rows, cols, kc, apack, kc * mr, bpack, kc * nr,
+                    macro_kernel(isa, rows, cols, kc, panels, kc * mr, bpack, kc * nr,
                                  c + i0 * n + j0, n, k0 > 0)
 
 
 def gemm(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] c,
          bint trans_a, bint trans_b, int threads, floating[::1] work):
     """C = op(A) @ op(B), overwriting c (m, n); a is (m, k), or (k, m) when `trans_a`; b is
-    (k, n), or (n, k) when `trans_b`. `work`: at least work_size(threads) values."""
+    (k, n), or (n, k) when `trans_b`. `work`: at least work_size(threads, k) values."""
     cdef Py_ssize_t m = c.shape[0], n = c.shape[1], k = a.shape[0] if trans_a else a.shape[1]
     cdef Py_ssize_t lda = a.shape[1], ldb = b.shape[1]
     cdef const sg_isa_t* isa = _isa

@@ -375,14 +375,15 @@ def _gemm(a_c, b_c, out, trans_a, trans_b):
         return
     if out.dtype == np.float32 and macs <= OWN_GEMM_MAX_MACS:
         threads = _blas.openmp_info()[1] if macs >= OWN_GEMM_PARALLEL_MACS else 1
-        _matmul.gemm(a_c, b_c, out, trans_a, trans_b, threads, _work(threads, out.dtype))
+        _matmul.gemm(a_c, b_c, out, trans_a, trans_b, threads, _work(threads, out.dtype, m, k))
     else:
         _blas.gemm(a_c, b_c, out, trans_a, trans_b)
 
 
-def _work(threads, dtype):
-    """This thread's kept work buffer for the own GEMM (its contents are garbage)."""
-    nbytes = _matmul.work_size(threads) * dtype.itemsize
+def _work(threads, dtype, m, k):
+    """This thread's kept work buffer for the own GEMM with an (m, k) op(A) (its contents
+    are garbage)."""
+    nbytes = _matmul.work_size(threads, m, k) * dtype.itemsize
     kept = getattr(_kept, "buffer", None)
     if kept is None or kept.nbytes < nbytes:
         kept = _kept.buffer = np.empty(nbytes, np.uint8)
