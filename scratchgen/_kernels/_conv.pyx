@@ -40,7 +40,7 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange, threadid
 from libc.string cimport memcpy, memset
 
-from ._im2col cimport Tap, gather_row, gather_tap, scatter_row, scatter_tap, tap_of
+from ._im2col cimport gather_pixels, gather_row, scatter_pixels, scatter_row
 from ._packed cimport (
     macro_kernel, pack, register_block, round_up, sg_isa_named, sg_isa_supported, sg_isa_t,
 )
@@ -145,8 +145,6 @@ cdef Layout _layout(int direction, const Geom* g, Py_ssize_t N, Py_ssize_t C_out
     cdef Py_ssize_t Kg = g.C * g.KH * g.KW // groups, Cg = C_out // groups
     cdef Py_ssize_t L = g.H_out * g.W_out
     cdef Layout out
-    out.images = _images_per_task(N, L, groups, nr, threads)
-    out.nc = _pixel_block(out.images * L, nr)
     if direction == 0:
         # The forward's blocks run over the whole batch's pixels.
         out.images = N
@@ -156,6 +154,8 @@ cdef Layout _layout(int direction, const Geom* g, Py_ssize_t N, Py_ssize_t C_out
         out.shared = groups * round_up(Cg, mr) * Kg
         out.per_thread = (min(KC, Kg) + 1 + Cg) * out.nc
     elif direction == 1:
+        out.images = _images_per_task(N, L, groups, nr, threads)
+        out.nc = _pixel_block(out.images * L, nr)
         # W^T packed; per thread a (C_out/G, nc) block of G, the same packed, and a (MC, nc)
         # tile of dcols.
         out.shared = groups * round_up(Kg, mr) * Cg
@@ -186,36 +186,6 @@ def work_size(int direction, geometry, int threads, str dtype):
     cdef Layout lay = _layout(direction, &g, geometry.N, geometry.C_out, geometry.groups, mr,
                               nr, threads)
     return lay.shared + threads * lay.per_thread
-
-
-# ------------------------------------------------------ im2col across consecutive images
-#
-# Pixel f of a run of images is pixel f % L of image f // L; a block of pixels may cross
-# from one image into the next, so it is read and written one image segment at a time.
-
-cdef inline void _gather_pixels(const floating* x, Py_ssize_t image, const Geom* g,
-                                Py_ssize_t r, Py_ssize_t first, Py_ssize_t count,
-                                floating* dst, Py_ssize_t stride) noexcept nogil:
-    """gather_row over pixels [first, first + count) of the images at x, `image` apart."""
-    cdef Py_ssize_t L = g.H_out * g.W_out, k = 0, seg
-    cdef Tap tap = tap_of(g, r)
-    while k < count:
-        seg = min(count - k, L - (first + k) % L)
-        gather_tap(x + (first + k) // L * image, g, &tap, (first + k) % L, seg,
-                   dst + k * stride, stride)
-        k += seg
-
-
-cdef inline void _scatter_pixels(const floating* line, const Geom* g, Py_ssize_t r,
-                                 Py_ssize_t first, Py_ssize_t count, floating* x,
-                                 Py_ssize_t image) noexcept nogil:
-    """scatter_row over pixels [first, first + count) of the images at x, `image` apart."""
-    cdef Py_ssize_t L = g.H_out * g.W_out, k = 0, seg
-    cdef Tap tap = tap_of(g, r)
-    while k < count:
-        seg = min(count - k, L - (first + k) % L)
-        scatter_tap(line + k, g, &tap, (first + k) % L, seg, x + (first + k) // L * image)
-        k += seg
 
 
 # ------------------------------------------------------------------ the three convolutions
@@ -254,8 +224,8 @@ cdef void _conv2d(const sg_isa_t* isa, const floating* x, const floating* w,
                 kc = min(KC, Kg - k0)
                 # Pack cols[k0:k0+kc, f0:f0+count] in NR-column panels, straight from x.
                 for k in range(kc):
-                    _gather_pixels(x + q * Cin_g * g.H * g.W, image, g, k0 + k, f0, count,
-                                   line, 1)
+                    gather_pixels(x + q * Cin_g * g.H * g.W, image, g, k0 + k, f0, count,
+                                  line, 1)
                     # (loops, not memcpy: for NR values the call costs more than the copy)
                     for pb in range((count + nr - 1) // nr):
                         panel = pb * nr
@@ -337,7 +307,7 @@ cdef void _conv2d_backward_data(const sg_isa_t* isa, const floating* grad_y,
                         macro_kernel(isa, rows, count, kc, work + q * a_group + m0 * Cg + k0 * mr,
                                      Cg * mr, bpack + k0 * nr, Cg * nr, tile, nc, k0 > 0)
                     for r in range(rows):
-                        _scatter_pixels(tile + r * nc, g, m0 + r, f0, count, images, image)
+                        scatter_pixels(tile + r * nc, g, m0 + r, f0, count, images, image)
 
 
 cdef void _conv2d_backward_weight(const sg_isa_t* isa, const floating* grad_y,
@@ -400,8 +370,8 @@ cdef void _conv2d_backward_weight(const sg_isa_t* isa, const floating* grad_y,
                     for pb in range((cols + nr - 1) // nr):
                         r0 = pb * nr
                         for r in range(r0, min(r0 + nr, cols)):
-                            _gather_pixels(x + q * Cin_g * plane, g.C * plane, g, j0 + r, first,
-                                           kc, bpack + r0 * kc + r - r0, nr)
+                            gather_pixels(x + q * Cin_g * plane, g.C * plane, g, j0 + r, first,
+                                          kc, bpack + r0 * kc + r - r0, nr)
                         for r in range(max(r0, cols), r0 + nr):
                             for i in range(kc):
                                 bpack[r0 * kc + i * nr + r - r0] = 0

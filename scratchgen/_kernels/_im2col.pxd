@@ -1,5 +1,6 @@
 # im2col and col2im one row of columns at a time, by index arithmetic: the packing routines
-# of the conv kernels (_conv.pyx) read the image through these instead of a column matrix.
+# of the conv kernels (_conv.pyx) read the image through these instead of a column matrix,
+# one image at a time or across a run of consecutive images (gather_pixels, scatter_pixels).
 #
 # Row r = (c * KH + i) * KW + j of an image's columns holds tap (i, j) of channel c for every
 # output pixel p = oh * W_out + ow, i.e. the input value at
@@ -111,3 +112,33 @@ cdef inline void scatter_row(const floating* line, const Geom* g, Py_ssize_t r,
     """`scatter_tap` of row r."""
     cdef Tap tap = tap_of(g, r)
     scatter_tap(line, g, &tap, p0, count, x)
+
+
+# ------------------------------------------------------ across consecutive images
+#
+# Pixel f of a run of images is pixel f % L of image f // L; a block of pixels may cross
+# from one image into the next, so it is read and written one image segment at a time.
+
+cdef inline void gather_pixels(const floating* x, Py_ssize_t image, const Geom* g,
+                               Py_ssize_t r, Py_ssize_t first, Py_ssize_t count,
+                               floating* dst, Py_ssize_t stride) noexcept nogil:
+    """gather_row over pixels [first, first + count) of the images at x, `image` apart."""
+    cdef Py_ssize_t L = g.H_out * g.W_out, k = 0, seg
+    cdef Tap tap = tap_of(g, r)
+    while k < count:
+        seg = min(count - k, L - (first + k) % L)
+        gather_tap(x + (first + k) // L * image, g, &tap, (first + k) % L, seg,
+                   dst + k * stride, stride)
+        k += seg
+
+
+cdef inline void scatter_pixels(const floating* line, const Geom* g, Py_ssize_t r,
+                                Py_ssize_t first, Py_ssize_t count, floating* x,
+                                Py_ssize_t image) noexcept nogil:
+    """scatter_row over pixels [first, first + count) of the images at x, `image` apart."""
+    cdef Py_ssize_t L = g.H_out * g.W_out, k = 0, seg
+    cdef Tap tap = tap_of(g, r)
+    while k < count:
+        seg = min(count - k, L - (first + k) % L)
+        scatter_tap(line + k, g, &tap, (first + k) % L, seg, x + (first + k) // L * image)
+        k += seg
