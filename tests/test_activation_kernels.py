@@ -33,6 +33,17 @@ def draw_array(shape, dtype, seed, special=True):
     return x
 
 
+def forbid_twin(monkeypatch, *names):
+    """Make the NumPy twins `names` fail if called: the cython backend must not fall back."""
+    from scratchgen.backend import numpy_activation
+
+    def twin_called(*args):
+        raise AssertionError("the cython backend fell back to the NumPy twin")
+
+    for name in names:
+        monkeypatch.setattr(numpy_activation, name, twin_called)
+
+
 # (the twin warns where it multiplies an infinity by a slope of 0; the kernel does not)
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 @needs_kernels
@@ -77,13 +88,7 @@ def test_mixed_dtypes_go_to_the_twin():
 
 @needs_kernels
 def test_the_layer_takes_the_kernels(monkeypatch):
-    from scratchgen.backend import numpy_activation
-
-    def twin_called(*args):
-        raise AssertionError("the cython backend fell back to the NumPy twin")
-
-    for name in ("leaky_relu", "leaky_relu_backward"):
-        monkeypatch.setattr(numpy_activation, name, twin_called)
+    forbid_twin(monkeypatch, "leaky_relu", "leaky_relu_backward")
     with backend.use("cython"):
         x = sg.randn(3, 4, rng=0, requires_grad=True)
         x.leaky_relu(0.2).sum().backward()
@@ -153,14 +158,9 @@ def test_bce_with_logits_special_values_match_numpy(dtype):
 
 @needs_kernels
 def test_bce_loss_takes_the_kernels_and_keeps_its_double_backward(monkeypatch):
-    from scratchgen.backend import numpy_activation
     import scratchgen.nn.functional as F
 
-    def twin_called(*args):
-        raise AssertionError("the cython backend fell back to the NumPy twin")
-
-    for name in ("bce_with_logits", "bce_with_logits_backward"):
-        monkeypatch.setattr(numpy_activation, name, twin_called)
+    forbid_twin(monkeypatch, "bce_with_logits", "bce_with_logits_backward")
     rng = np.random.default_rng(3)
     y = sg.tensor(rng.uniform(0, 1, (6, 5)))
     with backend.use("cython"):
