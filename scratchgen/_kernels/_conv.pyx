@@ -208,7 +208,7 @@ cdef void _conv2d(const sg_isa_t* isa, const floating* x, const floating* w,
     cdef floating* out
     cdef floating shift
     for q in range(groups):     # W_q (C_out/G, K/G) in MR-row panels, Kg deep
-        pack(w + q * Cg * Kg, Kg, 1, Cg, Kg, mr, work + q * a_group, Kg * mr)
+        pack(isa, w + q * Cg * Kg, Kg, 1, Cg, Kg, mr, work + q * a_group, Kg * mr)
     with parallel(num_threads=threads):
         bpack = work + lay.shared + threadid() * lay.per_thread
         line = bpack + min(KC, Kg) * nc
@@ -272,7 +272,7 @@ cdef void _conv2d_backward_data(const sg_isa_t* isa, const floating* grad_y,
     cdef floating* tile
     cdef floating* images
     for q in range(groups):     # W_q^T (K/G, C_out/G) in MR-row panels, C_out/G deep
-        pack(w + q * Cg * Kg, 1, Kg, Kg, Cg, mr, work + q * a_group, Cg * mr)
+        pack(isa, w + q * Cg * Kg, 1, Kg, Kg, Cg, mr, work + q * a_group, Cg * mr)
     with parallel(num_threads=threads):
         gblock = work + lay.shared + threadid() * lay.per_thread
         bpack = gblock + Cg * nc
@@ -296,7 +296,7 @@ cdef void _conv2d_backward_data(const sg_isa_t* isa, const floating* grad_y,
                                grad_y + ((n0 + f // L) * C_out + q * Cg + c) * L + f % L,
                                seg * sizeof(floating))
                     f = f + seg
-                pack(gblock, 1, nc, count, Cg, nr, bpack, Cg * nr)
+                pack(isa, gblock, 1, nc, count, Cg, nr, bpack, Cg * nr)
                 for mb in range((Kg + mc - 1) // mc):
                     m0 = mb * mc
                     rows = min(mc, Kg - m0)
@@ -358,7 +358,7 @@ cdef void _conv2d_backward_weight(const sg_isa_t* isa, const floating* grad_y,
                 while k < kc:
                     n, p = (first + k) // L, (first + k) % L
                     seg = min(kc - k, L - p)
-                    pack(grad_y + (n * C_out + q * Cg) * L + p, L, 1, Cg, seg, mr,
+                    pack(isa, grad_y + (n * C_out + q * Cg) * L + p, L, 1, Cg, seg, mr,
                          apack + k * mr, kc * mr)
                     k = k + seg      # (not +=: in a prange body that would be a reduction)
                 for jb in range(slab if slabs > 1 else 0, slab + 1 if slabs > 1 else blocks):

@@ -86,8 +86,9 @@ cdef void _gemm(const sg_isa_t* isa, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                 kb, panel = piece // a_panels, piece % a_panels
                 k0 = kb * k_step
                 kc = min(k_step, k - k0)
-                pack(a + panel * mr * a_rs + k0 * a_cs, a_rs, a_cs, min(mr, m - panel * mr),
-                     kc, mr, shared + k0 * m_pad + panel * kc * mr, kc * mr)
+                pack(isa, a + panel * mr * a_rs + k0 * a_cs, a_rs, a_cs,
+                     min(mr, m - panel * mr), kc, mr, shared + k0 * m_pad + panel * kc * mr,
+                     kc * mr)
         for task in prange(tasks, schedule="dynamic"):
             j0 = task % col_tiles * width
             cols = min(width, n - j0)
@@ -96,14 +97,14 @@ cdef void _gemm(const sg_isa_t* isa, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                 kc = min(k_step, k - k0)
                 # B[k0:k0+kc, j0:j0+cols] in NR-column panels (B's columns are the packed
                 # rows, its k the depth).
-                pack(b + k0 * b_rs + j0 * b_cs, b_cs, b_rs, cols, kc, nr, bpack, kc * nr)
+                pack(isa, b + k0 * b_rs + j0 * b_cs, b_cs, b_rs, cols, kc, nr, bpack, kc * nr)
                 for it in range(rows_per_task):
                     i0 = (task // col_tiles * rows_per_task + it) * MC
                     rows = min(MC, m - i0)
                     if one_tile:      # (its panels for rows i0.. start at i0 * kc)
                         panels = shared + k0 * m_pad + i0 * kc
                     else:             # A[i0:i0+rows, k0:k0+kc] in MR-row panels
-                        pack(a + i0 * a_rs + k0 * a_cs, a_rs, a_cs, rows, kc, mr, apack,
+                        pack(isa, a + i0 * a_rs + k0 * a_cs, a_rs, a_cs, rows, kc, mr, apack,
                              kc * mr)
                         panels = apack
                     # C[i0:, j0:] (+)= A[i0:, k0:k0+kc] @ B[k0:k0+kc, j0:]

@@ -14,11 +14,14 @@ cdef extern from "sg_microkernel.h" nogil:
                                     int) noexcept nogil
     ctypedef void (*sg_ukernel_d_t)(ptrdiff_t, const double*, const double*, double*,
                                     ptrdiff_t, int) noexcept nogil
+    ctypedef void (*sg_pack_rows_s_t)(const float*, ptrdiff_t, ptrdiff_t, int,
+                                      float*) noexcept nogil
     ctypedef struct sg_isa_t:
         const char* name
         int mr_s, nr_s, mr_d, nr_d
         sg_ukernel_s_t ukernel_s
         sg_ukernel_d_t ukernel_d
+        sg_pack_rows_s_t pack_rows_s
     int sg_isa_supported(const char* name)
     const sg_isa_t* sg_isa_named(const char* name)
     enum: SG_MAX_TILE
@@ -86,8 +89,8 @@ cdef inline void macro_kernel(const sg_isa_t* isa, Py_ssize_t m, Py_ssize_t n, P
                         dst[i * ldc + j] = edge[i * nr + j]
 
 
-cdef inline void pack(const floating* src, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t rows,
-                      Py_ssize_t depth, int r, floating* dst,
+cdef inline void pack(const sg_isa_t* isa, const floating* src, Py_ssize_t rs, Py_ssize_t cs,
+                      Py_ssize_t rows, Py_ssize_t depth, int r, floating* dst,
                       Py_ssize_t panel_stride) noexcept nogil:
     """Pack a (rows, depth) matrix, element (i, k) at src[i * rs + k * cs], into panels of r
     rows: dst[panel * panel_stride + k * r + i'] holds row panel * r + i' (0 past `rows`).
@@ -96,8 +99,9 @@ cdef inline void pack(const floating* src, Py_ssize_t rs, Py_ssize_t cs, Py_ssiz
     loop of their own, since the general one's index arithmetic keeps the compiler from
     vectorizing: when the matrix's values of one k are adjacent in memory (rs == 1, as for
     the column panels of a row-major B) it is read line by line; a full panel whose
-    rows are contiguous (cs == 1) reads through one pointer per row, so the compiler keeps
-    the r read streams in registers instead of recomputing (base + i) * rs + k * cs.
+    rows are contiguous (cs == 1) is a transpose, done for float32 by `isa`'s vector code
+    (sg_microkernel.h), for float64 through one pointer per row, so the compiler keeps the r
+    read streams in registers instead of recomputing (base + i) * rs + k * cs.
     """
     cdef Py_ssize_t panel, i, k, base, valid
     cdef floating* out
@@ -123,11 +127,14 @@ cdef inline void pack(const floating* src, Py_ssize_t rs, Py_ssize_t cs, Py_ssiz
         valid = min(r, rows - base)
         out = dst + panel * panel_stride
         if cs == 1 and valid == r and r <= SG_MAX_NR:
-            for i in range(r):
-                row[i] = src + (base + i) * rs
-            for k in range(depth):
+            if floating is float:
+                isa.pack_rows_s(src + base * rs, rs, depth, r, out)
+            else:
                 for i in range(r):
-                    out[k * r + i] = row[i][k]
+                    row[i] = src + (base + i) * rs
+                for k in range(depth):
+                    for i in range(r):
+                        out[k * r + i] = row[i][k]
             continue
         for k in range(depth):
             for i in range(valid):
