@@ -9,15 +9,16 @@ p over the L = H_out * W_out output pixels, the three products are
     weight grad     dW (C_out/G, K) = sum over images of G (C_out/G, L) @ cols^T (L, K)
 
 and none of them builds the column matrix: the routine that packs a panel of cols (for the
-forward) or of cols^T (for the weight gradient) reads the image itself through im2col's
-index arithmetic (`gather_row`, _im2col.pxd), and the data gradient's dcols exist only as
-one cache-sized tile at a time, folded into grad_x (`scatter_row`, col2im's arithmetic) as
+forward) or of cols^T (for the weight gradient) reads the image itself, through a copy of
+it with the padding filled in (its frames, _im2col.pxd), where each value of cols is one
+load at a pixel's offset plus a tap's; the data gradient's dcols exist only as one
+cache-sized tile at a time, folded into grad_x (`scatter_pixels`, col2im's arithmetic) as
 soon as it is computed.
 
 GEMM in the BLIS way (Goto and van de Geijn 2008; Van Zee and van de Geijn 2015):
 
     * A is packed in panels of MR rows, B in panels of NR columns, each panel kc deep and laid
-      out in the order the micro-kernel reads it (`pack` in _packed.pxd, `gather_row`);
+      out in the order the micro-kernel reads it (`pack` in _packed.pxd, the frames);
     * the micro-kernel (sg_microkernel.h, the one piece written per instruction set) adds
       one MR x NR block of C from one A panel and one B panel, in registers;
     * `macro_kernel` walks the panels of a (m, kc) x (kc, n) block: B's panel (kc x NR) stays in
@@ -40,9 +41,13 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange, threadid
 from libc.string cimport memcpy, memset
 
-from ._im2col cimport gather_pixels, gather_row, scatter_pixels, scatter_row
+from ._im2col cimport (
+    Frame, frame_is_plane, frame_of, frame_plane, gather_row, pixel_offsets, scatter_pixels,
+    scatter_row, tap_offset,
+)
 from ._packed cimport (
-    macro_kernel, pack, register_block, round_up, sg_isa_named, sg_isa_supported, sg_isa_t,
+    SG_MAX_NR, macro_kernel, pack, register_block, round_up, sg_isa_named, sg_isa_supported,
+    sg_isa_t,
 )
 from ._window cimport Geom, geom_from
 
@@ -145,14 +150,19 @@ cdef Layout _layout(int direction, const Geom* g, Py_ssize_t N, Py_ssize_t C_out
     cdef Py_ssize_t Kg = g.C * g.KH * g.KW // groups, Cg = C_out // groups
     cdef Py_ssize_t L = g.H_out * g.W_out
     cdef Layout out
+    cdef Frame fr
     if direction == 0:
         # The forward's blocks run over the whole batch's pixels.
         out.images = N
         out.nc = _balanced(N * L, NC_MAX, nr, groups, threads)
-        # W packed in MR-row panels; per thread a (kc, nc) block of cols, one line of it and
-        # a (C_out/G, nc) tile of Y (for blocks that run across images).
-        out.shared = groups * round_up(Cg, mr) * Kg
-        out.per_thread = (min(KC, Kg) + 1 + Cg) * out.nc
+        # W packed in MR-row panels and the input's frames (unless it is read in place); per
+        # thread the pixel offsets of a block (2 values hold a Py_ssize_t), a (kc, nc) block
+        # of cols and a (C_out/G, nc) tile of Y (for blocks that run across images).
+        fr = frame_of(g)
+        out.shared = round_up(groups * round_up(Cg, mr) * Kg, 16)
+        if not frame_is_plane(g, &fr):
+            out.shared += round_up(N * fr.image, 16)
+        out.per_thread = round_up((2 + min(KC, Kg) + Cg) * out.nc, 16)
     elif direction == 1:
         out.images = _images_per_task(N, L, groups, nr, threads)
         out.nc = _pixel_block(out.images * L, nr)
@@ -166,10 +176,15 @@ cdef Layout _layout(int direction, const Geom* g, Py_ssize_t N, Py_ssize_t C_out
         out.ncw = _balanced(Kg, NC_MAX, nr, groups, threads)
         out.depth = _balanced(N * L, KC, 1, groups, threads)
         out.by_columns = groups * ((Kg + out.ncw - 1) // out.ncw) % threads == 0
-        out.shared = 0
-        out.per_thread = round_up(Cg, mr) * KC + KC * out.ncw
+        # The input's frames (unless it is read in place); per thread the pixel offsets of a
+        # chunk and the tap offsets of a panel (2 values hold a Py_ssize_t), a block of G
+        # packed, one of cols^T, and for the split by pixels its own dW.
+        fr = frame_of(g)
+        out.shared = 0 if frame_is_plane(g, &fr) else round_up(N * fr.image, 16)
+        out.per_thread = 2 * (KC + SG_MAX_NR) + round_up(Cg, mr) * KC + KC * out.ncw
         if not out.by_columns:
             out.per_thread += C_out * Kg
+        out.per_thread = round_up(out.per_thread, 16)
     return out
 
 
@@ -194,45 +209,57 @@ cdef void _conv2d(const sg_isa_t* isa, const floating* x, const floating* w,
                   const floating* bias, floating* y, Py_ssize_t N, Py_ssize_t C_out,
                   Py_ssize_t groups, const Geom* g, floating* work, int threads) noexcept nogil:
     """y = conv2d(x, w) + bias: per task (group q, a block of the batch's pixels, which may
-    run across images), Y = W @ cols."""
+    run across images), Y = W @ cols, cols read from the input's frames (_im2col.pxd)."""
     cdef int mr, nr
     register_block(isa, work, &mr, &nr)
     cdef Layout lay = _layout(0, g, N, C_out, groups, mr, nr, threads)
     cdef Py_ssize_t Kg = g.C * g.KH * g.KW // groups, Cg = C_out // groups, Cin_g = g.C // groups
-    cdef Py_ssize_t L = g.H_out * g.W_out, image = g.C * g.H * g.W, nc = lay.nc
+    cdef Py_ssize_t L = g.H_out * g.W_out, nc = lay.nc
     cdef Py_ssize_t blocks = (N * L + nc - 1) // nc, a_group = round_up(Cg, mr) * Kg
-    cdef Py_ssize_t task, q, f0, count, kb, k0, kc, k, t, c, pb, panel, f, seg
+    cdef Py_ssize_t task, q, f0, count, kb, k0, kc, k, t, c, pb, panel, f, seg, plane
+    cdef Frame fr = frame_of(g)
+    cdef bint framed = not frame_is_plane(g, &fr)
+    cdef floating* copy = work + round_up(groups * a_group, 16)
+    cdef const floating* frames = x          # read in place, or ...
+    cdef const floating* src
+    cdef floating* dst
+    cdef Py_ssize_t* offsets
     cdef floating* bpack
-    cdef floating* line
     cdef floating* tile
     cdef floating* out
     cdef floating shift
+    if framed:
+        frames = copy                           # ... in its frames, filled in below
     for q in range(groups):     # W_q (C_out/G, K/G) in MR-row panels, Kg deep
         pack(isa, w + q * Cg * Kg, Kg, 1, Cg, Kg, mr, work + q * a_group, Kg * mr)
     with parallel(num_threads=threads):
-        bpack = work + lay.shared + threadid() * lay.per_thread
-        line = bpack + min(KC, Kg) * nc
-        tile = line + nc
+        if framed:
+            for plane in prange(N * g.C, schedule="static"):
+                frame_plane(x + plane * g.H * g.W, g, &fr, copy + plane * fr.plane)
+        offsets = <Py_ssize_t*> (work + lay.shared + threadid() * lay.per_thread)
+        bpack = work + lay.shared + threadid() * lay.per_thread + 2 * nc
+        tile = bpack + min(KC, Kg) * nc
         for task in prange(groups * blocks, schedule="dynamic"):
             q, f0 = task // blocks, task % blocks * nc
             count = min(nc, N * L - f0)
             # A block inside one image is written in place, else into the tile.
             out = tile if f0 // L != (f0 + count - 1) // L else (
                 y + (f0 // L * C_out + q * Cg) * L + f0 % L)
+            pixel_offsets(g, &fr, f0, count, offsets)
             for kb in range((Kg + KC - 1) // KC):
                 k0 = kb * KC
                 kc = min(KC, Kg - k0)
-                # Pack cols[k0:k0+kc, f0:f0+count] in NR-column panels, straight from x.
+                # Pack cols[k0:k0+kc, f0:f0+count] in NR-column panels: value (k, t) is
+                # frames[offsets[t] + tap_offset(k)].
                 for k in range(kc):
-                    gather_pixels(x + q * Cin_g * g.H * g.W, image, g, k0 + k, f0, count,
-                                  line, 1)
-                    # (loops, not memcpy: for NR values the call costs more than the copy)
+                    src = frames + q * Cin_g * fr.plane + tap_offset(g, &fr, k0 + k)
                     for pb in range((count + nr - 1) // nr):
                         panel = pb * nr
+                        dst = bpack + panel * kc + k * nr
                         for t in range(min(nr, count - panel)):
-                            bpack[panel * kc + k * nr + t] = line[panel + t]
+                            dst[t] = src[offsets[panel + t]]
                         for t in range(min(nr, count - panel), nr):
-                            bpack[panel * kc + k * nr + t] = 0
+                            dst[t] = 0
                 # Y[:, block] (+)= W[:, k0:k0+kc] @ cols[k0:k0+kc, block]
                 macro_kernel(isa, Cg, count, kc, work + q * a_group + k0 * mr, Kg * mr,
                              bpack, kc * nr, out, nc if out == tile else L, k0 > 0)
@@ -337,15 +364,30 @@ cdef void _conv2d_backward_weight(const sg_isa_t* isa, const floating* grad_y,
     cdef Py_ssize_t slabs = blocks if lay.by_columns else 1
     cdef Py_ssize_t parts = 1 if lay.by_columns else chunks
     cdef Py_ssize_t task, q, slab, part, chunk, first, kc, k, n, p, seg, j0, jb, cols, pb, r0
-    cdef Py_ssize_t r, i, th
+    cdef Py_ssize_t r, i, th, valid, plane_no
+    cdef Frame fr = frame_of(g)
+    cdef bint framed = not frame_is_plane(g, &fr)
+    cdef floating* copy = work
+    cdef const floating* frames = x          # read in place, or ...
+    cdef const floating* src
+    cdef floating* dst
+    cdef Py_ssize_t* offsets
+    cdef Py_ssize_t* taps
     cdef floating* dw
     cdef floating* apack
     cdef floating* bpack
     cdef floating total
+    if framed:
+        frames = copy                           # ... in its frames, filled in below
     if not lay.by_columns:
-        memset(work, 0, threads * lay.per_thread * sizeof(floating))
+        memset(work + lay.shared, 0, threads * lay.per_thread * sizeof(floating))
     with parallel(num_threads=threads):
-        apack = work + threadid() * lay.per_thread
+        if framed:
+            for plane_no in prange(N * g.C, schedule="static"):
+                frame_plane(x + plane_no * plane, g, &fr, copy + plane_no * fr.plane)
+        offsets = <Py_ssize_t*> (work + lay.shared + threadid() * lay.per_thread)
+        taps = offsets + KC
+        apack = work + lay.shared + threadid() * lay.per_thread + 2 * (KC + SG_MAX_NR)
         bpack = apack + round_up(Cg, mr) * KC
         dw = grad_w if lay.by_columns else bpack + KC * ncw           # where dW adds up
         for task in prange(groups * slabs * parts, schedule="static"):
@@ -361,20 +403,26 @@ cdef void _conv2d_backward_weight(const sg_isa_t* isa, const floating* grad_y,
                     pack(isa, grad_y + (n * C_out + q * Cg) * L + p, L, 1, Cg, seg, mr,
                          apack + k * mr, kc * mr)
                     k = k + seg      # (not +=: in a prange body that would be a reduction)
+                pixel_offsets(g, &fr, first, kc, offsets)
                 for jb in range(slab if slabs > 1 else 0, slab + 1 if slabs > 1 else blocks):
                     j0 = jb * ncw
                     cols = min(ncw, Kg - j0)
-                    # B: cols^T[pixels, j0:j0+cols] in NR-column panels, from x directly: row
-                    # r of cols is column r - r0 of its panel, NR values apart (the panel,
-                    # KC x NR, stays in L1 while it fills).
+                    # B: cols^T[pixels, j0:j0+cols] in NR-column panels, from the frames:
+                    # value (pixel i, column r0 + r) is frames[offsets[i] + taps[r]], and a
+                    # panel's NR taps of one pixel (a channel's window, for 4x4 taps) are
+                    # read from a few short runs of memory.
                     for pb in range((cols + nr - 1) // nr):
                         r0 = pb * nr
-                        for r in range(r0, min(r0 + nr, cols)):
-                            gather_pixels(x + q * Cin_g * plane, g.C * plane, g, j0 + r, first,
-                                          kc, bpack + r0 * kc + r - r0, nr)
-                        for r in range(max(r0, cols), r0 + nr):
-                            for i in range(kc):
-                                bpack[r0 * kc + i * nr + r - r0] = 0
+                        valid = min(nr, cols - r0)
+                        for r in range(valid):
+                            taps[r] = tap_offset(g, &fr, j0 + r0 + r)
+                        for i in range(kc):
+                            src = frames + q * Cin_g * fr.plane + offsets[i]
+                            dst = bpack + r0 * kc + i * nr
+                            for r in range(valid):
+                                dst[r] = src[taps[r]]
+                            for r in range(valid, nr):
+                                dst[r] = 0
                     # dW_q[:, j0:j0+cols] (+)= G[:, pixels] @ cols^T[pixels, j0:j0+cols]
                     macro_kernel(isa, Cg, cols, kc, apack, kc * mr, bpack, kc * nr,
                                  dw + q * Cg * Kg + j0, Kg, not lay.by_columns or chunk > 0)
@@ -384,7 +432,8 @@ cdef void _conv2d_backward_weight(const sg_isa_t* isa, const floating* grad_y,
     for i in prange(size, num_threads=threads, schedule="static"):
         total = 0
         for th in range(threads):
-            total = total + work[th * lay.per_thread + round_up(Cg, mr) * KC + KC * ncw + i]
+            total = total + work[lay.shared + th * lay.per_thread + 2 * (KC + SG_MAX_NR)
+                                 + round_up(Cg, mr) * KC + KC * ncw + i]
         grad_w[i] = total
 
 

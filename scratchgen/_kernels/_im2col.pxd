@@ -119,19 +119,6 @@ cdef inline void scatter_row(const floating* line, const Geom* g, Py_ssize_t r,
 # Pixel f of a run of images is pixel f % L of image f // L; a block of pixels may cross
 # from one image into the next, so it is read and written one image segment at a time.
 
-cdef inline void gather_pixels(const floating* x, Py_ssize_t image, const Geom* g,
-                               Py_ssize_t r, Py_ssize_t first, Py_ssize_t count,
-                               floating* dst, Py_ssize_t stride) noexcept nogil:
-    """gather_row over pixels [first, first + count) of the images at x, `image` apart."""
-    cdef Py_ssize_t L = g.H_out * g.W_out, k = 0, seg
-    cdef Tap tap = tap_of(g, r)
-    while k < count:
-        seg = min(count - k, L - (first + k) % L)
-        gather_tap(x + (first + k) // L * image, g, &tap, (first + k) % L, seg,
-                   dst + k * stride, stride)
-        k += seg
-
-
 cdef inline void scatter_pixels(const floating* line, const Geom* g, Py_ssize_t r,
                                 Py_ssize_t first, Py_ssize_t count, floating* x,
                                 Py_ssize_t image) noexcept nogil:
@@ -142,3 +129,75 @@ cdef inline void scatter_pixels(const floating* line, const Geom* g, Py_ssize_t 
         seg = min(count - k, L - (first + k) % L)
         scatter_tap(line + k, g, &tap, (first + k) % L, seg, x + (first + k) // L * image)
         k += seg
+
+
+# ------------------------------------------------- through a zero-padded copy of the input
+#
+# The frame of a plane is the plane with `ph` rows of zeros above it, `pw` columns of zeros
+# left of it, and zeros below and right of it far enough that every window of every output
+# pixel lies inside. In the frames, tap r = (c, i, j) of output pixel f reads
+#
+#     frames[pixel_offset(f) + tap_offset(r)],
+#     pixel_offset(f) = image(f) * frame image + oh * sh * Wp + ow * sw,
+#     tap_offset(r)   = c * frame plane + i * dh * Wp + j * dw,
+#
+# one indexed load, with no test for the padding: the packing loops of the forward and the
+# weight gradient (the bulk of a stride-2 layer's time outside the micro-kernel, where
+# `gather_tap` handles 7-pixel output rows one by one) become a table look-up and a copy.
+
+cdef struct Frame:
+    Py_ssize_t Hp, Wp, plane, image    # rows, columns, values per plane and per image
+
+
+cdef inline Frame frame_of(const Geom* g) noexcept nogil:
+    """The frame of the input planes of geometry g."""
+    cdef Frame fr
+    fr.Hp = max(g.H + 2 * g.ph, (g.H_out - 1) * g.sh + (g.KH - 1) * g.dh + 1)
+    fr.Wp = max(g.W + 2 * g.pw, (g.W_out - 1) * g.sw + (g.KW - 1) * g.dw + 1)
+    fr.plane = fr.Hp * fr.Wp
+    fr.image = g.C * fr.plane
+    return fr
+
+
+cdef inline bint frame_is_plane(const Geom* g, const Frame* fr) noexcept nogil:
+    """Whether the frame is the plane itself (no padding, every window inside): the input
+    can then be read in place."""
+    return fr.Hp == g.H and fr.Wp == g.W
+
+
+cdef inline void frame_plane(const floating* src, const Geom* g, const Frame* fr,
+                             floating* dst) noexcept nogil:
+    """Copy one (H, W) plane into its frame at dst, zeros around it."""
+    cdef Py_ssize_t row, col, H = g.H, W = g.W, ph = g.ph, pw = g.pw, Wp = fr.Wp
+    cdef floating* out
+    cdef const floating* line
+    for row in range(fr.Hp):
+        out = dst + row * Wp
+        if row < ph or row >= ph + H:
+            for col in range(Wp):
+                out[col] = 0
+            continue
+        line = src + (row - ph) * W
+        for col in range(pw):
+            out[col] = 0
+        for col in range(W):
+            out[pw + col] = line[col]
+        for col in range(pw + W, Wp):
+            out[col] = 0
+
+
+cdef inline Py_ssize_t tap_offset(const Geom* g, const Frame* fr, Py_ssize_t r) noexcept nogil:
+    """Where tap r = (c * KH + i) * KW + j reads, relative to an output pixel's offset."""
+    return (r // (g.KH * g.KW) * fr.plane + r // g.KW % g.KH * g.dh * fr.Wp
+            + r % g.KW * g.dw)
+
+
+cdef inline void pixel_offsets(const Geom* g, const Frame* fr, Py_ssize_t first,
+                               Py_ssize_t count, Py_ssize_t* offsets) noexcept nogil:
+    """offsets[t]: where output pixel first + t of a run of images reads its window in the
+    frames (pixel f is pixel f % L of image f // L)."""
+    cdef Py_ssize_t t, f, p, L = g.H_out * g.W_out
+    for t in range(count):
+        f = first + t
+        p = f % L
+        offsets[t] = f // L * fr.image + p // g.W_out * g.sh * fr.Wp + p % g.W_out * g.sw
