@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import scipy
 
-from . import backend
+from . import _kernels, backend
 from ._version import __version__
 
 # Every environment switch scratchgen reads, with what it does. The README lists the same.
@@ -27,6 +27,9 @@ ENVIRONMENT_SWITCHES = {
     "SCRATCHGEN_ISA":
         "run time: 'avx512', 'avx2' or 'generic' forces the conv micro-kernels' ISA; "
         "unset: the widest this CPU runs",
+    "SCRATCHGEN_MALLOC":
+        "import time: 0 leaves glibc's malloc thresholds alone; unset: freed memory is kept "
+        "for the next step",
 }
 
 
@@ -56,6 +59,8 @@ def config_dict():
         (str or None; the last two say how idle OpenMP threads wait).
         ``blas``: dict, ``scipy`` (whose BLAS the kernels call) and ``numpy`` (whose BLAS
         the NumPy backend uses), one descriptive line each.
+        ``malloc``: str, what the C library's malloc does with freed memory
+        (``scratchgen._kernels.MALLOC``).
         ``environment``: dict mapping each name in `ENVIRONMENT_SWITCHES`, and any other
         ``SCRATCHGEN_*`` variable set, to its value (None when unset).
     """
@@ -90,6 +95,7 @@ def config_dict():
             "scipy": _blas_description(scipy.show_config),
             "numpy": _blas_description(np.show_config),
         },
+        "malloc": _kernels.MALLOC,
         "environment": environment,
     }
 
@@ -141,6 +147,7 @@ def show_config(file=None):
         f"  openmp:     {openmp_line}",
         f"  idle wait:  {wait} (_kernels/__init__.py)",
         f"  conv ISA:   {isa_line}",
+        f"  malloc:     {info['malloc']} (_kernels/__init__.py)",
         "blas (the conv kernels call none):",
         f"  kernels (scipy): {info['blas']['scipy']}",
         f"  numpy:           {info['blas']['numpy']}",
