@@ -43,3 +43,21 @@ def test_embedding_lookup_and_errors():
         emb(np.array([0.0, 1.0]))
     with pytest.raises(ValueError, match=r"embedding: indices must lie in \[0, 7\), got \[0, 7\]"):
         emb(np.array([0, 7]))
+
+
+def test_linear_is_one_op_and_promotes_mixed_dtypes_like_numpy():
+    import scratchgen.nn.functional as F
+
+    layer = nn.Linear(5, 2, rng=0)
+    x = sg.tensor(np.random.default_rng(0).standard_normal((4, 3, 5)).astype(np.float32),
+                  requires_grad=True)
+    y = layer(x)
+    assert type(y._fn).__name__ == "Linear"          # the product and the bias, one node
+    np.testing.assert_allclose(y.data, x.data @ layer.weight.data.T + layer.bias.data,
+                               rtol=1e-5, atol=1e-6)
+    y.sum().backward()
+    np.testing.assert_allclose(layer.bias.grad.data, np.full(2, 12.0))
+    np.testing.assert_allclose(layer.weight.grad.data,
+                               np.tile(x.data.reshape(-1, 5).sum(axis=0), (2, 1)), rtol=1e-5)
+    y64 = F.linear(sg.tensor(x.data.astype(np.float64)), layer.weight, layer.bias)
+    assert y64.dtype == np.float64 and type(y64._fn).__name__ != "Linear"

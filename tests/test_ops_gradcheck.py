@@ -13,7 +13,7 @@ REQUIRED = {
     "add", "sub", "mul", "div", "neg", "pow_tensor", "pow_scalar", "exp", "log", "log1p",
     "sqrt", "abs", "tanh", "sigmoid", "relu", "leaky_relu", "elu", "softplus", "clip",
     "maximum", "minimum", "where", "sum", "mean", "var", "max", "min", "logsumexp", "softmax",
-    "log_softmax", "matmul", "reshape", "permute", "transpose", "swapaxes", "broadcast_to",
+    "log_softmax", "matmul", "linear", "reshape", "permute", "transpose", "swapaxes", "broadcast_to",
     "getitem", "concatenate", "stack", "split", "pad", "flatten",
     "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
     "batch_norm_train", "batch_norm_eval",

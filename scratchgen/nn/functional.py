@@ -1,13 +1,15 @@
 """Stateless neural-network functions, named and called as in ``torch.nn.functional``.
 
 Convolution, pooling and the losses live with the other ops in ``scratchgen.ops`` and are
-re-exported here; the layer functions below are composed from primitives, except batch_norm,
-which is one fused op (``scratchgen.ops.normalization.BatchNorm``).
+re-exported here; the layer functions below are composed from primitives, except linear and
+batch_norm, each one fused op (``scratchgen.ops.linalg.Linear``,
+``scratchgen.ops.normalization.BatchNorm``).
 """
 import numpy as np
 
 from ..autograd.tensor import Tensor
 from ..ops.conv import conv2d, conv_transpose2d
+from ..ops.linalg import Linear
 from ..ops.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -28,8 +30,18 @@ def linear(input, weight, bias=None):
     if input.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input has {input.shape[-1]} features but weight expects "
                          f"{weight.shape[1]} (x.shape={input.shape}, w.shape={weight.shape})")
-    out = input @ weight.T
+    if _linear_fuses(input, weight, bias):
+        return Linear.apply(input, weight) if bias is None else Linear.apply(input, weight, bias)
+    out = input @ weight.T            # NumPy's rules, with dtype promotion
     return out if bias is None else out + bias
+
+
+def _linear_fuses(input, weight, bias):
+    """Whether `linear` is one op (``scratchgen.ops.linalg.Linear``): a 2-D weight, a bias of
+    shape (out_features,) if any, and one dtype for all."""
+    if weight.ndim != 2 or input.dtype != weight.dtype:
+        return False
+    return bias is None or (bias.shape == (weight.shape[0],) and bias.dtype == weight.dtype)
 
 
 def relu(input):

@@ -6,6 +6,8 @@ matrices in the last two axes whose leading (batch) axes broadcast.
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd.grad_mode import is_grad_enabled
+from ..autograd.tensor import Tensor
 from .movement import unbroadcast
 
 
@@ -52,3 +54,43 @@ def matmul(a, b):
         a = a if a.dtype == common else a.astype(common)
         b = b if b.dtype == common else b.astype(common)
     return MatMul.apply(a, b)
+
+
+class Linear(Function):
+    """y = x W^T + b as one op, as PyTorch's addmm: x (..., in), W (out, in), b (out,) or absent.
+
+    The forward is one GEMM that reads W through its transpose, the bias added in place; the
+    backward is dL/dx = G W, dL/dW = G^T x (computed in W's own layout) and dL/db = the sums
+    of G over its rows. Written as ``x @ W.T + b``, a layer was five ops each way (the
+    transpose, the product, the broadcast, the sum, the unbroadcast), each a Python call and
+    most an array. Under ``create_graph`` the backward is recorded as Tensor ops, so that it
+    can be differentiated again.
+    """
+
+    def forward(self, x, w, b=None):
+        y = self.backend.matmul(x.reshape(-1, x.shape[-1]), w.T)         # (rows, out)
+        if b is not None:
+            y += b
+        return y.reshape(x.shape[:-1] + (w.shape[0],))
+
+    def backward(self, grad_out):
+        x, w = self.inputs[:2]
+        needs = self.needs_input_grad
+        grad_x = grad_w = grad_b = None
+        if is_grad_enabled():
+            g = grad_out.reshape(-1, w.shape[0])
+            if needs[0]:
+                grad_x = grad_out @ w
+            if needs[1]:
+                grad_w = g.T @ x.reshape(-1, w.shape[1])
+            if len(needs) > 2 and needs[2]:
+                grad_b = g.sum(axis=0)
+            return grad_x, grad_w, grad_b
+        g = grad_out.data.reshape(-1, w.shape[0])                            # (rows, out)
+        if needs[0]:
+            grad_x = Tensor._wrap(self.backend.matmul(g, w.data).reshape(x.shape))
+        if needs[1]:
+            grad_w = Tensor._wrap(self.backend.matmul(g.T, x.data.reshape(-1, w.shape[1])))
+        if len(needs) > 2 and needs[2]:
+            grad_b = Tensor._wrap(g.sum(axis=0))
+        return grad_x, grad_w, grad_b

@@ -92,6 +92,18 @@ def matmul_inputs(draw):
 
 
 @st.composite
+def linear_inputs(draw):
+    """x (..., in) with up to two batch axes (none: one vector), weight (out, in), and a
+    bias (out,) or none."""
+    fan_in, fan_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    batch = draw(S.shapes(min_dims=0, max_dims=2, max_side=3))
+    arrays = (draw(S.arrays(batch + (fan_in,))), draw(S.arrays((fan_out, fan_in))))
+    if draw(st.booleans()):
+        arrays += (draw(S.arrays((fan_out,))),)
+    return Case(arrays)
+
+
+@st.composite
 def reshape_inputs(draw):
     shape = draw(S.shapes(min_dims=1))
     size = int(np.prod(shape))
@@ -347,6 +359,8 @@ OPS = [
     OpSpec("log_softmax", lambda a, axis: a.log_softmax(axis), along_axis(),
            lambda t, a, axis: t.log_softmax(a, dim=axis)),
     OpSpec("matmul", lambda a, b: a @ b, matmul_inputs(), lambda t, a, b: a @ b),
+    OpSpec("linear", lambda x, w, b=None: F.linear(x, w, b), linear_inputs(),
+           lambda t, x, w, b=None: t.nn.functional.linear(x, w, b)),
     OpSpec("reshape", lambda a, shape: a.reshape(shape), reshape_inputs(),
            lambda t, a, shape: a.reshape(shape)),
     OpSpec("permute", lambda a, axes: a.permute(*axes), permute_inputs(),
