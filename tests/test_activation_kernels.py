@@ -3,10 +3,10 @@
 
 LeakyReLU: both compute x or slope * x (and g or slope * g) with one rounding, so they must
 agree exactly, NaN, infinities and signed zeros included. Binary cross entropy on logits:
-float64 runs libm's exp and log1p as the twin does; float32 runs sg_math.h's polynomials;
-both are held to their dtype's rounding error in every term (the cancellation in
-max(x, 0) - x y and in sigmoid(x) - y is the twin's too), and to the twin's NaN and
-infinities. Sizes on both sides of the length from which the
+float64 runs libm's exp and log1p as the twin does; float32 runs sg_math.h's polynomials, in
+the loops of every ISA this machine runs; both are held to their dtype's rounding error in
+every term (the cancellation in max(x, 0) - x y and in sigmoid(x) - y is the twin's too),
+and to the twin's NaN and infinities. Sizes on both sides of the length from which the
 kernels split the work over threads; both dtypes; non-contiguous inputs, which the kernels
 copy first; mixed dtypes, which go to the twin.
 """
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import scratchgen as sg
 from scratchgen import backend
-from tests._kernel_helpers import DTYPES, cython, examples, needs_kernels, numpy
+from tests._kernel_helpers import DTYPES, conv_isas, cython, examples, needs_kernels, numpy
 
 SHAPES = st.sampled_from([(1,), (7,), (3, 5), (2, 3, 4, 5), (65536 + 3,), (64, 64, 4, 4)])
 SLOPES = st.sampled_from([0.2, 0.01, 0.0, -0.5, 1.5])
@@ -117,17 +117,26 @@ def bce_reference(x, y):
     return loss, 4 * np.finfo(x.dtype).eps * terms
 
 
+def on_isa(isa, fn, *args):
+    """fn(*args) with the kernels' loops of ISA `isa` (the float32 loss has one pair per ISA,
+    sg_math.h)."""
+    from scratchgen.backend import cython_conv
+
+    with cython_conv.use_isa(isa):
+        return fn(*args)
+
+
 @needs_kernels
 @examples
 @given(SHAPES, st.sampled_from(DTYPES), st.sampled_from([0.1, 3.0, 40.0]),
-       st.integers(0, 2**32 - 1))
-def test_bce_with_logits_matches_numpy(shape, dtype, scale, seed):
+       st.sampled_from(conv_isas() or ["generic"]), st.integers(0, 2**32 - 1))
+def test_bce_with_logits_matches_numpy(shape, dtype, scale, isa, seed):
     rng = np.random.default_rng(seed)
     x = (scale * rng.standard_normal(shape)).astype(dtype)
     y = rng.uniform(0, 1, shape).astype(dtype)
     g = rng.standard_normal(shape).astype(dtype)
-    loss = cython().bce_with_logits(x, y)
-    grad = cython().bce_with_logits_backward(g, x, y)
+    loss = on_isa(isa, cython().bce_with_logits, x, y)
+    grad = on_isa(isa, cython().bce_with_logits_backward, g, x, y)
     assert loss.dtype == grad.dtype == x.dtype and loss.shape == grad.shape == x.shape
     if dtype == np.float64:     # libm's exp and log1p, as the twin: the same to rounding
         np.testing.assert_allclose(loss, numpy().bce_with_logits(x, y), rtol=1e-14, atol=0)
@@ -141,16 +150,18 @@ def test_bce_with_logits_matches_numpy(shape, dtype, scale, seed):
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 @needs_kernels
+@pytest.mark.parametrize("isa", conv_isas() or ["generic"])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_bce_with_logits_special_values_match_numpy(dtype):
+def test_bce_with_logits_special_values_match_numpy(dtype, isa):
     """NaN stays NaN, infinite logits give what the twin gives, tiny and huge logits stay
     exact (log1p(e^-|x|) keeps the digits of a tiny e^-|x|, no exp overflows)."""
     x = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-30, -1e-30, 30.0, -30.0, 80.0,
                   -80.0, 1e4, -1e4, 0.5], dtype)
     y = np.array([0.5, 0.0, 0.0, 1.0, 0.0, 0.3, 0.3, 0.0, 0.0, 1.0, 1.0, 0.2, 0.2, 0.0], dtype)
     g = np.ones_like(x)
-    for got, want in ((cython().bce_with_logits(x, y), numpy().bce_with_logits(x, y)),
-                      (cython().bce_with_logits_backward(g, x, y),
+    for got, want in ((on_isa(isa, cython().bce_with_logits, x, y),
+                       numpy().bce_with_logits(x, y)),
+                      (on_isa(isa, cython().bce_with_logits_backward, g, x, y),
                        numpy().bce_with_logits_backward(g, x, y))):
         np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
         np.testing.assert_allclose(got, want, rtol=8 * np.finfo(dtype).eps, atol=0)

@@ -14,12 +14,39 @@ views of one dtype and one length; nothing here checks that again.
 
 from cython cimport floating
 from cython.parallel cimport prange
+from libc.stddef cimport ptrdiff_t
 
 cdef extern from "sg_math.h" nogil:
-    float sg_bce_logits_f(float x, float y)
     double sg_bce_logits_d(double x, double y)
-    float sg_sigmoid_f(float x)
     double sg_sigmoid_d(double x)
+    void sg_bce_logits_loop_generic(const float*, const float*, float*, ptrdiff_t)
+    void sg_bce_logits_loop_avx2(const float*, const float*, float*, ptrdiff_t)
+    void sg_bce_logits_backward_loop_generic(const float*, const float*, const float*,
+                                             float*, ptrdiff_t)
+    void sg_bce_logits_backward_loop_avx2(const float*, const float*, const float*, float*,
+                                          ptrdiff_t)
+    enum: SG_HAVE_AVX2_LOOPS
+
+ctypedef void (*bce_loop_t)(const float*, const float*, float*, ptrdiff_t) noexcept nogil
+ctypedef void (*bce_backward_loop_t)(const float*, const float*, const float*, float*,
+                                     ptrdiff_t) noexcept nogil
+
+# The float32 loops in use: the plain ones, or the AVX2 ones (`set_isa`).
+cdef bce_loop_t _bce_loop = sg_bce_logits_loop_generic
+cdef bce_backward_loop_t _bce_backward_loop = sg_bce_logits_backward_loop_generic
+
+
+def set_isa(str name):
+    """Run the float32 loss loops compiled for the micro-kernels' ISA `name` ('avx512' and
+    'avx2': AVX2 + FMA; 'generic': the baseline). The caller (cython_conv.use_isa) checks
+    that this CPU runs it."""
+    global _bce_loop, _bce_backward_loop
+    if name in ("avx2", "avx512") and SG_HAVE_AVX2_LOOPS:
+        _bce_loop, _bce_backward_loop = (sg_bce_logits_loop_avx2,
+                                         sg_bce_logits_backward_loop_avx2)
+    else:
+        _bce_loop, _bce_backward_loop = (sg_bce_logits_loop_generic,
+                                         sg_bce_logits_backward_loop_generic)
 
 cdef enum:
     PARALLEL_MIN = 65536    # elements below which one thread does the whole pass
@@ -73,8 +100,7 @@ cdef void _bce_with_logits(const floating* x, const floating* y, floating* loss,
                            Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
     if floating is float:
-        for i in range(n):
-            loss[i] = sg_bce_logits_f(x[i], y[i])
+        _bce_loop(x, y, loss, n)
     else:
         for i in range(n):
             loss[i] = sg_bce_logits_d(x[i], y[i])
@@ -84,8 +110,7 @@ cdef void _bce_with_logits_backward(const floating* g, const floating* x, const 
                                     floating* gx, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
     if floating is float:
-        for i in range(n):
-            gx[i] = g[i] * (sg_sigmoid_f(x[i]) - y[i])
+        _bce_backward_loop(g, x, y, gx, n)
     else:
         for i in range(n):
             gx[i] = g[i] * (sg_sigmoid_d(x[i]) - y[i])

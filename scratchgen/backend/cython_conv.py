@@ -18,7 +18,7 @@ import threading
 
 import numpy as np
 
-from .._kernels import _blas, _conv, _matmul, _pool
+from .._kernels import _activation, _blas, _conv, _matmul, _pool
 
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -74,9 +74,11 @@ def use_isa(name):
 
 
 def _set_isa(name):
-    # (The conv kernels and the own GEMM of matmul share the micro-kernels.)
+    # (The conv kernels and the own GEMM of matmul share the micro-kernels; the fused loss
+    # has loops compiled for the same ISAs.)
     _conv.set_isa(name)
     _matmul.set_isa(name)
+    _activation.set_isa(name)
 
 
 _set_isa(_choose_isa())
