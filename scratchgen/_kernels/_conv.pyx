@@ -26,9 +26,9 @@ GEMM in the BLIS way (Goto and van de Geijn 2008; Van Zee and van de Geijn 2015)
 
 Threads: ONE OpenMP loop per call over independent tiles (a block of the batch's pixels, a
 run of images, a chunk of the summed pixels; sized so that every thread gets as many, see
-`_balanced`), and every thread runs the single-threaded micro-kernel on its own tiles with
-its own packing buffers. No BLAS is called, so no second thread pool competes
-for the cores. The weight gradient sums over the batch: each thread adds into its own copy of
+_conv_layout.pxd), and every thread runs the single-threaded micro-kernel on its own tiles
+with its own packing buffers. No BLAS is called, so no second thread pool competes for the
+cores. The weight gradient sums over the batch: each thread adds into its own copy of
 dW (static schedule, so the sum's order is fixed for a given thread count), and the copies
 are added at the end.
 
@@ -41,6 +41,7 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange, threadid
 from libc.string cimport memcpy, memset
 
+from ._conv_layout cimport Blocks, Layout, dcols_rows, work_layout
 from ._im2col cimport (
     Frame, frame_is_plane, frame_of, frame_plane, gather_row, pixel_offsets, scatter_pixels,
     scatter_row, tap_offset,
@@ -87,111 +88,23 @@ def set_blocks(Py_ssize_t kc, Py_ssize_t nc, Py_ssize_t mc):
     return previous
 
 
+cdef inline Blocks _blocks() noexcept nogil:
+    """The current cache blocks."""
+    cdef Blocks b
+    b.kc, b.nc_max, b.mc_rows = KC, NC_MAX, MC_ROWS
+    return b
+
+
+cdef inline Layout _layout(int direction, const Geom* g, Py_ssize_t N, Py_ssize_t C_out,
+                           Py_ssize_t groups, int mr, int nr, int threads) noexcept nogil:
+    """`work_layout` (_conv_layout.pxd) with the current cache blocks."""
+    cdef Blocks b = _blocks()
+    return work_layout(&b, direction, g, N, C_out, groups, mr, nr, threads)
+
+
 def register_blocks(str dtype):
     """(MR, NR) of the running micro-kernel for 'float32' or 'float64'."""
     return (_isa.mr_s, _isa.nr_s) if dtype == "float32" else (_isa.mr_d, _isa.nr_d)
-
-
-cdef inline Py_ssize_t _pixel_block(Py_ssize_t L, int nr) noexcept nogil:
-    """Pixels per block: L split evenly into blocks of at most about NC_MAX, rounded up to
-    whole NR panels."""
-    cdef Py_ssize_t blocks = (L + NC_MAX - 1) // NC_MAX
-    return min(round_up((L + blocks - 1) // blocks, nr), round_up(L, nr))
-
-
-cdef inline Py_ssize_t _balanced(Py_ssize_t total, Py_ssize_t most, Py_ssize_t step,
-                                 Py_ssize_t groups, int threads) noexcept nogil:
-    """Size of the pieces `total` is cut into: at most about `most`, a multiple of `step`,
-    and as many pieces (times the groups) as a multiple of the threads where `total`
-    allows, so that no thread is left with one piece more than the others. (3136 pixels
-    in blocks of up to 256 are 14 blocks of 224 on two threads, not 12 of 256 and one of
-    64: 7 blocks each, not 7 and 6.)"""
-    cdef Py_ssize_t pieces = (total + most - 1) // most
-    while (groups * pieces) % threads != 0 and pieces * step < total:
-        pieces += 1
-    return round_up((total + pieces - 1) // pieces, step)
-
-
-cdef inline Py_ssize_t _images_per_task(Py_ssize_t N, Py_ssize_t L, Py_ssize_t groups,
-                                        int nr, int threads) noexcept nogil:
-    """Images per task of the data gradient, whose tasks own whole images (windows overlap
-    across pixel blocks): small outputs (a 7x7 image has L = 49 pixels, 3 panels of 16 and
-    one of 1) are joined into runs of up to NC_MAX pixels that run across images, so that
-    few panels are partial. Of those run lengths, the one whose busiest thread computes the
-    fewest pixels, partial panels counted in full (64 images of 7x7 on two threads: runs of
-    4, 8 per thread of 208 pixels, not runs of 5, 7 and 6 of 256)."""
-    cdef Py_ssize_t images, tasks, cost, best = 1, best_cost = -1
-    if L >= NC_MAX:
-        return 1
-    for images in range(1, min(N, NC_MAX // L) + 1):
-        tasks = groups * ((N + images - 1) // images)
-        cost = (tasks + threads - 1) // threads * round_up(images * L, nr)
-        if best_cost < 0 or cost <= best_cost:
-            best, best_cost = images, cost
-    return best
-
-
-# --------------------------------------------------------------- work buffer layouts
-#
-# Each driver carves its buffers from `work`: first what all threads share (the packed
-# weights), then one equal slice per thread (its packing buffers, its tile). The sizes come
-# from `_layout` alone, which `work_size` also reports to the caller.
-
-cdef struct Layout:
-    Py_ssize_t shared, per_thread    # values
-    Py_ssize_t images, nc            # images per task, pixels per block (forward and data)
-    Py_ssize_t ncw, depth            # weight gradient: columns of dW per block, pixels summed
-    bint by_columns                  # per chunk, and whether its tasks split dW's columns
-
-
-cdef Layout _layout(int direction, const Geom* g, Py_ssize_t N, Py_ssize_t C_out,
-                    Py_ssize_t groups, int mr, int nr, int threads) noexcept nogil:
-    """Work buffer of direction 0 (forward), 1 (data gradient), 2 (weight gradient)."""
-    cdef Py_ssize_t Kg = g.C * g.KH * g.KW // groups, Cg = C_out // groups
-    cdef Py_ssize_t L = g.H_out * g.W_out
-    cdef Layout out
-    cdef Frame fr
-    if direction == 0:
-        # The forward's blocks run over the whole batch's pixels.
-        out.images = N
-        out.nc = _balanced(N * L, NC_MAX, nr, groups, threads)
-        # W packed in MR-row panels and the input's frames (unless it is read in place); per
-        # thread the pixel offsets of a block (2 values hold a Py_ssize_t), a (kc, nc) block
-        # of cols and a (C_out/G, nc) tile of Y (for blocks that run across images).
-        fr = frame_of(g)
-        out.shared = round_up(groups * round_up(Cg, mr) * Kg, 16)
-        if not frame_is_plane(g, &fr):
-            out.shared += round_up(N * fr.image, 16)
-        out.per_thread = round_up((2 + min(KC, Kg) + Cg) * out.nc, 16)
-    elif direction == 1:
-        out.images = _images_per_task(N, L, groups, nr, threads)
-        out.nc = _pixel_block(out.images * L, nr)
-        # W^T packed; per thread a (C_out/G, nc) block of G, the same packed, and a (MC, nc)
-        # tile of dcols.
-        out.shared = groups * round_up(Kg, mr) * Cg
-        out.per_thread = (2 * Cg + _mc(Kg, mr)) * out.nc
-    else:
-        # Per thread a (C_out/G, KC) block of G and a (KC, ncw) of cols^T; split by pixels,
-        # also its own dW (C_out, K/G).
-        out.ncw = _balanced(Kg, NC_MAX, nr, groups, threads)
-        out.depth = _balanced(N * L, KC, 1, groups, threads)
-        out.by_columns = groups * ((Kg + out.ncw - 1) // out.ncw) % threads == 0
-        # The input's frames (unless it is read in place); per thread the pixel offsets of a
-        # chunk and the tap offsets of a panel (2 values hold a Py_ssize_t), a block of G
-        # packed, one of cols^T, and for the split by pixels its own dW.
-        fr = frame_of(g)
-        out.shared = 0 if frame_is_plane(g, &fr) else round_up(N * fr.image, 16)
-        out.per_thread = 2 * (KC + SG_MAX_NR) + round_up(Cg, mr) * KC + KC * out.ncw
-        if not out.by_columns:
-            out.per_thread += C_out * Kg
-        out.per_thread = round_up(out.per_thread, 16)
-    return out
-
-
-cdef inline Py_ssize_t _mc(Py_ssize_t Kg, int mr) noexcept nogil:
-    """Rows of the data gradient's dcols tile: MC_ROWS rounded down to MR (at least MR), at
-    most K/G's."""
-    return min(max(MC_ROWS // mr, 1) * mr, round_up(Kg, mr))
 
 
 def work_size(int direction, geometry, int threads, str dtype):
@@ -292,7 +205,8 @@ cdef void _conv2d_backward_data(const sg_isa_t* isa, const floating* grad_y,
     cdef Py_ssize_t Kg = g.C * g.KH * g.KW // groups, Cg = C_out // groups, Cin_g = g.C // groups
     cdef Py_ssize_t L = g.H_out * g.W_out, plane = g.H * g.W, image = g.C * plane, nc = lay.nc
     cdef Py_ssize_t runs = (N + lay.images - 1) // lay.images
-    cdef Py_ssize_t a_group = round_up(Kg, mr) * Cg, mc = _mc(Kg, mr)
+    cdef Blocks b = _blocks()
+    cdef Py_ssize_t a_group = round_up(Kg, mr) * Cg, mc = dcols_rows(&b, Kg, mr)
     cdef Py_ssize_t task, n, n0, q, pixels, fb, f0, f, seg, count, mb, m0, rows, kb, k0, kc, r, c
     cdef floating* gblock
     cdef floating* bpack
@@ -343,7 +257,7 @@ cdef void _conv2d_backward_weight(const sg_isa_t* isa, const floating* grad_y,
                                   floating* work, int threads) noexcept nogil:
     """dW = sum over images of G @ cols^T, the batch's pixels summed in chunks of up to KC.
 
-    Two ways to split it over the threads (`_layout` picks):
+    Two ways to split it over the threads (`work_layout` picks):
 
     * by columns, when dW's column blocks (times the groups) come out even over the threads:
       a task is (group q, a block of dW's columns), and sums every chunk into that block
